@@ -1,0 +1,166 @@
+"""Shared helpers for the benchmarks in ``bench/``.
+
+Only the standard library and numpy are imported here, so that any interpreter that runs a
+benchmark child (for example a separate Keras virtual environment) can import this module.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import platform
+import statistics
+import struct
+import sys
+from pathlib import Path
+
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+RESULT_PREFIX = "@@BENCH_RESULT "
+
+MNIST_FILES = {
+    "x_train": "train-images-idx3-ubyte.gz",
+    "y_train": "train-labels-idx1-ubyte.gz",
+    "x_test": "t10k-images-idx3-ubyte.gz",
+    "y_test": "t10k-labels-idx1-ubyte.gz",
+}
+
+
+# --------------------------------------------------------------------------- data
+def default_data_dir() -> Path:
+    """``$NETFLEET_DATA`` if set, else ``../shared/data`` relative to the repository root."""
+    env = os.environ.get("NETFLEET_DATA")
+    if env:
+        return Path(env).expanduser().resolve()
+    return (REPO_ROOT / ".." / "shared" / "data").resolve()
+
+
+def mnist_dir(data_dir: str | os.PathLike | None) -> Path:
+    """The folder holding the four MNIST IDX gzip files.
+
+    ``data_dir`` may be the data root (with an ``mnist/`` subfolder) or the MNIST folder itself.
+    """
+    root = Path(data_dir).expanduser().resolve() if data_dir else default_data_dir()
+    for cand in (root / "mnist", root):
+        if all((cand / f).is_file() for f in MNIST_FILES.values()):
+            return cand
+    raise FileNotFoundError(
+        f"MNIST IDX files ({', '.join(MNIST_FILES.values())}) not found in {root} or {root / 'mnist'}"
+    )
+
+
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """Read one gzip-compressed IDX file (unsigned-byte data) into a numpy array."""
+    with gzip.open(path, "rb") as f:
+        raw = f.read()
+    zero, dtype_code, ndim = struct.unpack(">HBB", raw[:4])
+    if zero != 0 or dtype_code != 0x08:
+        raise ValueError(f"{path}: not an unsigned-byte IDX file (magic {raw[:4].hex()})")
+    shape = struct.unpack(">" + "I" * ndim, raw[4 : 4 + 4 * ndim])
+    data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
+    if data.size != int(np.prod(shape)):
+        raise ValueError(f"{path}: expected {shape} bytes of data, got {data.size}")
+    return data.reshape(shape)
+
+
+def load_mnist(data_dir=None):
+    """``(x_train, y_train), (x_test, y_test)`` as uint8 arrays, like ``keras.datasets.mnist``."""
+    d = mnist_dir(data_dir)
+    arr = {k: read_idx(d / f) for k, f in MNIST_FILES.items()}
+    return (arr["x_train"], arr["y_train"]), (arr["x_test"], arr["y_test"])
+
+
+# --------------------------------------------------------------------------- timing
+def epoch_stats(times: list[float]) -> dict:
+    """Median and mean of the epochs after the first (the first pays warm-up / tracing)."""
+    times = [float(t) for t in times]
+    steady = times[1:] if len(times) > 1 else times
+    return {
+        "epoch_times": times,
+        "first_epoch_s": times[0] if times else None,
+        "median_s": statistics.median(steady) if steady else None,
+        "mean_s": statistics.fmean(steady) if steady else None,
+    }
+
+
+def set_thread_env(env: dict, threads: int) -> dict:
+    """Environment variables that cap the thread pools of torch / TF / BLAS in a child."""
+    t = str(threads)
+    env.update(
+        OMP_NUM_THREADS=t,
+        MKL_NUM_THREADS=t,
+        OPENBLAS_NUM_THREADS=t,
+        TF_NUM_INTRAOP_THREADS=t,
+        TF_NUM_INTEROP_THREADS=t,
+        TF_CPP_MIN_LOG_LEVEL="2",
+    )
+    return env
+
+
+# --------------------------------------------------------------------------- reporting
+def emit(result: dict) -> None:
+    """Print one result line for the parent process to collect."""
+    sys.stdout.write(RESULT_PREFIX + json.dumps(result, default=_jsonable) + "\n")
+    sys.stdout.flush()
+
+
+def parse_results(stdout: str) -> list[dict]:
+    out = []
+    for line in stdout.splitlines():
+        if line.startswith(RESULT_PREFIX):
+            out.append(json.loads(line[len(RESULT_PREFIX) :]))
+    return out
+
+
+def _jsonable(o):
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, Path):
+        return str(o)
+    return str(o)
+
+
+def machine_info() -> dict:
+    cpu = platform.processor() or ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpu": cpu,
+        "cpu_count": os.cpu_count(),
+        "numpy": np.__version__,
+    }
+
+
+def fmt(x, spec=".3f", none="-"):
+    if x is None:
+        return none
+    try:
+        return format(x, spec)
+    except (TypeError, ValueError):
+        return str(x)
+
+
+def print_table(headers: list[str], rows: list[list[str]], file=None) -> None:
+    """A GitHub-flavoured markdown table, columns padded for reading in a terminal."""
+    file = file or sys.stdout
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
+
+    def line(cells):
+        return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |"
+
+    print(line(headers), file=file)
+    print("| " + " | ".join("-" * w for w in widths) + " |", file=file)
+    for r in rows:
+        print(line(r), file=file)

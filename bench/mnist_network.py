@@ -1,0 +1,538 @@
+#!/usr/bin/env python
+"""The lecture's MNIST network, timed in netfleet, a lean hand-written PyTorch loop and Keras.
+
+Model: 784 -> Dense(32) relu -> Dense(10) softmax, Adam (learning rate 1e-3, Keras defaults),
+categorical cross-entropy on one-hot labels, batch 128, pixels / 255, validation_split 0.1
+(the last 10 % of the training arrays is held out and evaluated after every epoch).
+
+Systems (each in a fresh subprocess, capped at --threads threads):
+  torch     minimal hand-written PyTorch loop: tensors in memory, torch.randperm per epoch,
+            fused Adam, no host sync inside an epoch, validation on the held-out last 10 %
+  keras     Keras 3, TensorFlow backend, the lecture's code exactly
+  netfleet  the same Keras code with only the imports changed to netfleet
+  fleet     the same model as one netfleet fleet of --members members (a list learning rate)
+
+    python bench/mnist_network.py [--epochs 10] [--data ../shared/data] [--members 16]
+                                  [--only netfleet,torch,keras,fleet] [--json out.json]
+
+Seconds per epoch are the median (and mean) of the epochs after the first; the first epoch
+pays warm-up (tracing, allocator, thread pools) and is reported separately. Compare ratios
+taken in one run, never absolute seconds across runs: the host is noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common as C
+
+SYSTEMS = ("torch", "netfleet", "fleet", "keras")
+ALIASES = {"fleet16": "fleet", "netfleet-fleet": "fleet", "tf": "keras", "pytorch": "torch"}
+LABELS = {
+    "torch": "torch (lean hand-written loop)",
+    "keras": "keras 3 / tensorflow",
+    "netfleet": "netfleet",
+    "fleet": "netfleet fleet",
+}
+BATCH = 128
+VALIDATION_SPLIT = 0.1
+
+
+# =========================================================================== children
+def _preprocess(x_train, y_train, x_test, y_test):
+    """The lecture's preprocessing: flatten, float32, / 255 (labels stay integer here)."""
+    x_train = x_train.reshape(x_train.shape[0], 784).astype("float32") / 255
+    x_test = x_test.reshape(x_test.shape[0], 784).astype("float32") / 255
+    return x_train, y_train, x_test, y_test
+
+
+def lecture_fit(Sequential, Dense, Activation, to_categorical, Callback, data, epochs,
+                optimizer="adam"):
+    """The lecture's Keras code, with the classes passed in (Keras' or netfleet's).
+
+    Returns (epoch times, fit seconds, model, history, test score).
+    """
+    import time as _time
+
+    class EpochTimer(Callback):
+        def __init__(self):
+            super().__init__()
+            self.times = []
+            self._t0 = None
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._t0 = _time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.times.append(_time.perf_counter() - self._t0)
+
+    X_train, y_train, X_test, y_test = data
+    Y_train = to_categorical(y_train, 10)
+    Y_test = to_categorical(y_test, 10)
+
+    model = Sequential([
+        Dense(32, input_shape=(784,)),
+        Activation('relu'),
+        Dense(10),
+        Activation('softmax'),
+    ])
+    model.compile(optimizer=optimizer, loss='categorical_crossentropy', metrics=['accuracy'])
+
+    timer = EpochTimer()
+    t0 = _time.perf_counter()
+    history = model.fit(X_train, Y_train, batch_size=128, epochs=epochs, verbose=0,
+                        validation_split=0.1, callbacks=[timer])
+    fit_s = _time.perf_counter() - t0
+    score = model.evaluate(X_test, Y_test, verbose=0)
+    return timer.times, fit_s, model, history, score
+
+
+def _history_last(history) -> dict:
+    out = {}
+    h = getattr(history, "history", None) or {}
+    for k, v in h.items():
+        try:
+            out[k] = v[-1]
+        except (TypeError, IndexError, KeyError):
+            pass
+    return out
+
+
+def child_torch(cfg: dict) -> dict:
+    t_imp = time.perf_counter()
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+    import_s = time.perf_counter() - t_imp
+
+    torch.set_num_threads(cfg["threads"])
+    torch.manual_seed(cfg["seed"])
+    (xtr, ytr), (xte, yte) = C.load_mnist(cfg["data"])
+    xtr, ytr, xte, yte = _preprocess(xtr, ytr, xte, yte)
+
+    # Keras' validation_split: the last fraction of the arrays, before any shuffling.
+    split_at = int(-(-len(xtr) * (1.0 - VALIDATION_SPLIT) // 1))
+    X = torch.from_numpy(xtr)
+    Y = torch.from_numpy(ytr.astype("int64"))
+    Xtr, Ytr, Xval, Yval = X[:split_at], Y[:split_at], X[split_at:], Y[split_at:]
+    Xte, Yte = torch.from_numpy(xte), torch.from_numpy(yte.astype("int64"))
+    n = Xtr.shape[0]
+
+    model = nn.Sequential(nn.Linear(784, 32), nn.ReLU(), nn.Linear(32, 10))
+    for m in model:  # Keras' initialisation: glorot_uniform kernels, zero biases
+        if isinstance(m, nn.Linear):
+            nn.init.xavier_uniform_(m.weight)
+            nn.init.zeros_(m.bias)
+
+    adam_kw = {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-7}  # Keras' Adam defaults
+    try:
+        opt = torch.optim.Adam(model.parameters(), fused=True, **adam_kw)
+        opt_impl = "fused"
+    except (RuntimeError, TypeError, ValueError):
+        opt = torch.optim.Adam(model.parameters(), foreach=True, **adam_kw)
+        opt_impl = "foreach"
+
+    metrics = not cfg.get("torch_bare", False)
+    times, hist = [], {}
+    t_fit = time.perf_counter()
+    for _ in range(cfg["epochs"]):
+        t0 = time.perf_counter()
+        model.train()
+        loss_sum = torch.zeros(())
+        correct = torch.zeros((), dtype=torch.int64)
+        for idx in torch.randperm(n).split(BATCH):  # the epoch's batches, drawn up front
+            xb, yb = Xtr[idx], Ytr[idx]
+            logits = model(xb)
+            loss = F.cross_entropy(logits, yb)  # = categorical CE on one-hot labels
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            if metrics:  # like Keras: train loss / accuracy, kept on the device
+                with torch.no_grad():
+                    loss_sum += loss.detach() * idx.shape[0]
+                    correct += (logits.argmax(1) == yb).sum()
+        model.eval()
+        with torch.no_grad():
+            vlogits = model(Xval)
+            val_loss = F.cross_entropy(vlogits, Yval)
+            val_acc = (vlogits.argmax(1) == Yval).float().mean()
+        hist = {  # the one host sync of the epoch
+            "loss": loss_sum.item() / n if metrics else None,
+            "accuracy": correct.item() / n if metrics else None,
+            "val_loss": val_loss.item(),
+            "val_accuracy": val_acc.item(),
+        }
+        times.append(time.perf_counter() - t0)
+    fit_s = time.perf_counter() - t_fit
+
+    with torch.no_grad():
+        tlogits = model(Xte)
+        test_loss = F.cross_entropy(tlogits, Yte).item()
+        test_acc = (tlogits.argmax(1) == Yte).float().mean().item()
+    return {
+        **C.epoch_stats(times),
+        "fit_s": fit_s,
+        "import_s": import_s,
+        "test_loss": test_loss,
+        "test_accuracy": test_acc,
+        "history_last": hist,
+        "versions": {"torch": torch.__version__},
+        "notes": f"Adam {opt_impl}" + ("" if metrics else ", no train metrics"),
+    }
+
+
+def child_keras(cfg: dict) -> dict:
+    os.environ["KERAS_BACKEND"] = "tensorflow"
+    t_imp = time.perf_counter()
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(cfg["threads"])
+    tf.config.threading.set_inter_op_parallelism_threads(cfg["threads"])
+    import keras
+    from keras.callbacks import Callback
+    from keras.layers import Activation, Dense
+    from keras.models import Sequential
+    from keras.utils import to_categorical
+    import_s = time.perf_counter() - t_imp
+
+    if keras.backend.backend() != "tensorflow":
+        raise RuntimeError(f"Keras backend is {keras.backend.backend()!r}, not tensorflow")
+    keras.utils.set_random_seed(cfg["seed"])
+    (xtr, ytr), (xte, yte) = C.load_mnist(cfg["data"])
+    data = _preprocess(xtr, ytr, xte, yte)
+
+    times, fit_s, _, history, score = lecture_fit(
+        Sequential, Dense, Activation, to_categorical, Callback, data, cfg["epochs"])
+    return {
+        **C.epoch_stats(times),
+        "fit_s": fit_s,
+        "import_s": import_s,
+        "test_loss": float(score[0]),
+        "test_accuracy": float(score[1]),
+        "history_last": _history_last(history),
+        "versions": {"tensorflow": tf.__version__, "keras": keras.__version__},
+    }
+
+
+def _netfleet_data(cfg: dict):
+    """netfleet's own MNIST loader, pointed at the local IDX folder."""
+    from netfleet.datasets import mnist
+
+    (xtr, ytr), (xte, yte) = mnist.load_data(path=str(C.mnist_dir(cfg["data"])))
+    return _preprocess(xtr, ytr, xte, yte)
+
+
+def _netfleet_import():
+    t_imp = time.perf_counter()
+    import netfleet
+    from netfleet.callbacks import Callback
+    from netfleet.layers import Activation, Dense
+    from netfleet.models import Sequential
+    from netfleet.utils import to_categorical
+    import_s = time.perf_counter() - t_imp
+    seed_fn = getattr(netfleet.utils, "set_random_seed", None)
+    return netfleet, (Sequential, Dense, Activation, to_categorical, Callback), import_s, seed_fn
+
+
+def child_netfleet(cfg: dict) -> dict:
+    import torch
+
+    torch.set_num_threads(cfg["threads"])
+    netfleet, classes, import_s, seed_fn = _netfleet_import()
+    if seed_fn is not None:
+        seed_fn(cfg["seed"])
+    data = _netfleet_data(cfg)
+    times, fit_s, _, history, score = lecture_fit(*classes, data, cfg["epochs"])
+    return {
+        **C.epoch_stats(times),
+        "fit_s": fit_s,
+        "import_s": import_s,
+        "test_loss": float(score[0]),
+        "test_accuracy": float(score[1]),
+        "history_last": _history_last(history),
+        "versions": {"netfleet": getattr(netfleet, "__version__", "?"), "torch": torch.__version__},
+    }
+
+
+def fleet_learning_rates(members: int, mode: str) -> list[float]:
+    if mode == "same":
+        return [1e-3] * members
+    import numpy as np
+
+    return [float(v) for v in np.geomspace(3e-4, 3e-3, members)]
+
+
+def child_fleet(cfg: dict) -> dict:
+    import numpy as np
+    import torch
+
+    torch.set_num_threads(cfg["threads"])
+    netfleet, classes, import_s, seed_fn = _netfleet_import()
+    from netfleet.optimizers import Adam
+
+    if seed_fn is not None:
+        seed_fn(cfg["seed"])
+    data = _netfleet_data(cfg)
+    lrs = fleet_learning_rates(cfg["members"], cfg["fleet_lr"])
+    times, fit_s, _, history, score = lecture_fit(
+        *classes, data, cfg["epochs"], optimizer=Adam(learning_rate=lrs))
+    loss = np.asarray(score[0], dtype=float).reshape(-1)
+    acc = np.asarray(score[1], dtype=float).reshape(-1)
+    if acc.shape != (cfg["members"],):
+        raise RuntimeError(f"evaluate on a fleet of {cfg['members']} returned accuracy of shape "
+                           f"{acc.shape}, expected ({cfg['members']},)")
+    best, worst = int(acc.argmax()), int(acc.argmin())
+    return {
+        **C.epoch_stats(times),
+        "fit_s": fit_s,
+        "import_s": import_s,
+        "members": cfg["members"],
+        "learning_rates": lrs,
+        "test_loss": loss.tolist(),
+        "test_accuracy": acc.tolist(),
+        "test_accuracy_best": float(acc[best]),
+        "test_accuracy_worst": float(acc[worst]),
+        "best_member_lr": lrs[best],
+        "worst_member_lr": lrs[worst],
+        "history_last": _history_last(history),
+        "versions": {"netfleet": getattr(netfleet, "__version__", "?"), "torch": torch.__version__},
+    }
+
+
+CHILDREN = {"torch": child_torch, "keras": child_keras, "netfleet": child_netfleet,
+            "fleet": child_fleet}
+
+
+def run_child(system: str, cfg: dict) -> None:
+    """Entry point of a child process: run one system, print one JSON result line."""
+    result = {"system": system}
+    try:
+        result.update(CHILDREN[system](cfg))
+    except Exception as e:  # noqa: BLE001 - the parent reports the error and goes on
+        import traceback
+
+        traceback.print_exc(file=sys.stderr)
+        result["error"] = f"{type(e).__name__}: {e}"
+    C.emit(result)
+
+
+# =========================================================================== parent
+def spawn(system: str, cfg: dict, python: str, timeout: float) -> dict:
+    env = C.set_thread_env(dict(os.environ), cfg["threads"])
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(C.REPO_ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    env["PYTHONUNBUFFERED"] = "1"
+    if system == "keras":
+        env["KERAS_BACKEND"] = "tensorflow"
+    cmd = [python, str(Path(__file__).resolve()), "--child", system, "--child-config",
+           json.dumps(cfg)]
+    t0 = time.perf_counter()
+    try:
+        p = subprocess.run(cmd, check=False, env=env, capture_output=True, text=True, timeout=timeout,
+                           cwd=str(C.REPO_ROOT))
+    except subprocess.TimeoutExpired:
+        return {"system": system, "error": f"timed out after {timeout:.0f} s"}
+    except OSError as e:
+        return {"system": system, "error": f"cannot start {python}: {e}"}
+    wall = time.perf_counter() - t0
+    results = C.parse_results(p.stdout)
+    if results:
+        r = results[-1]
+    else:
+        tail = [ln for ln in p.stderr.strip().splitlines() if ln.strip()]
+        r = {"system": system,
+             "error": f"child exited with status {p.returncode}: {tail[-1] if tail else 'no output'}"}
+    r["process_wall_s"] = wall
+    if "error" in r:
+        r["stderr_tail"] = p.stderr[-4000:]
+    return r
+
+
+def _ratio(a, b):
+    if a is None or b is None or b == 0:
+        return None
+    return a / b
+
+
+def _best(runs: list[dict]) -> dict:
+    """Of repeated runs of one system, the one with the lowest median s/epoch."""
+    ok = [r for r in runs if "error" not in r and r.get("median_s") is not None]
+    if not ok:
+        return runs[-1]
+    best = dict(min(ok, key=lambda r: r["median_s"]))
+    if len(ok) > 1:
+        best["repeat_medians_s"] = [r["median_s"] for r in ok]
+    return best
+
+
+def report(results: dict, args) -> dict:
+    t = results.get("torch", {})
+    nf = results.get("netfleet", {})
+    fl = results.get("fleet", {})
+    ks = results.get("keras", {})
+
+    def med(r):
+        return r.get("median_s") if r and "error" not in r else None
+
+    base = med(t)
+
+    print()
+    print(f"MNIST 784-32-10, Adam 1e-3, batch {BATCH}, validation_split {VALIDATION_SPLIT}, "
+          f"{args.epochs} epochs, {args.threads} threads, each system in a fresh process")
+    mi = C.machine_info()
+    print(f"machine: {mi['cpu']} ({mi['cpu_count']} cpus), {mi['platform']}, python {mi['python']}")
+    print()
+
+    headers = ["system", "s/epoch median", "s/epoch mean", "1st epoch s", "test accuracy",
+               "x torch", "notes"]
+    rows = []
+    for s in [s for s in SYSTEMS if s in results]:
+        r = results[s]
+        label = LABELS[s] + (f" x{r.get('members', args.members)}" if s == "fleet" else "")
+        if "error" in r:
+            rows.append([label, "-", "-", "-", "-", "-", "unavailable (see below)"])
+            continue
+        if s == "fleet":
+            acc = f"{r['test_accuracy_worst']:.4f}-{r['test_accuracy_best']:.4f}"
+        else:
+            acc = C.fmt(r.get("test_accuracy"), ".4f")
+        notes = [r.get("notes", "")] if r.get("notes") else []
+        if r.get("repeat_medians_s"):
+            notes.append("best of " + ", ".join(f"{m:.3f}" for m in r["repeat_medians_s"]))
+        rows.append([label, C.fmt(r["median_s"]), C.fmt(r["mean_s"]), C.fmt(r["first_epoch_s"]),
+                     acc, C.fmt(_ratio(r["median_s"], base), ".2f"), "; ".join(notes)])
+        if s == "fleet":
+            m = r.get("members", args.members)
+            per = r["median_s"] / m
+            rows.append([f"  per member (/{m})", C.fmt(per), C.fmt(r["mean_s"] / m), "-", "-",
+                         C.fmt(_ratio(per, base), ".2f"),
+                         f"best lr {r['best_member_lr']:.2g}, worst lr {r['worst_member_lr']:.2g}"])
+    C.print_table(headers, rows)
+
+    ratios = {}
+    print()
+    print("ratios (median s/epoch, this run):")
+    specs = [
+        ("netfleet / torch", med(nf), base, "<=", 1.1),
+        ("keras / netfleet", med(ks), med(nf), ">=", 3.5),
+        (f"fleet-{fl.get('members', args.members)} / netfleet-1", med(fl), med(nf), "<", 6.0),
+        ("keras / torch", med(ks), base, None, None),
+    ]
+    for name, a, b, op, target in specs:
+        r = _ratio(a, b)
+        ratios[name] = r
+        if r is None:
+            print(f"  {name:<24} -    (missing: a system did not run)")
+            continue
+        if op is None:
+            print(f"  {name:<24} {r:6.2f}")
+            continue
+        ok = {"<=": r <= target, ">=": r >= target, "<": r < target}[op]
+        print(f"  {name:<24} {r:6.2f}   target {op} {target:g}: {'met' if ok else 'NOT met'}")
+    for s in SYSTEMS:
+        if s in results and "error" in results[s]:
+            print(f"\n{s} unavailable: {results[s]['error']}")
+            if args.verbose and results[s].get("stderr_tail"):
+                print(results[s]["stderr_tail"])
+    return ratios
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--epochs", type=int, default=10)
+    ap.add_argument("--data", default=None,
+                    help="data root holding mnist/ (default: $NETFLEET_DATA or ../shared/data "
+                         "relative to the repository root)")
+    ap.add_argument("--members", type=int, default=16, help="fleet size for the fleet bench")
+    ap.add_argument("--fleet-lr", choices=("sweep", "same"), default="sweep",
+                    help="fleet learning rates: 'sweep' = np.geomspace(3e-4, 3e-3, members), "
+                         "'same' = [1e-3] * members (default: sweep)")
+    ap.add_argument("--only", default=",".join(SYSTEMS),
+                    help=f"comma-separated systems to run, from {', '.join(SYSTEMS)}")
+    ap.add_argument("--torch-bare", action="store_true",
+                    help="torch loop without the per-step train loss / accuracy accumulation "
+                         "(netfleet and Keras compute both; default: computed, on the device)")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="run every system this many times, interleaved; keep each one's "
+                         "lowest median (the host is noisy)")
+    ap.add_argument("--keras-python", default=None,
+                    help="interpreter for the keras child (e.g. a separate venv's python)")
+    ap.add_argument("--timeout", type=float, default=1800, help="seconds per child process")
+    ap.add_argument("--json", default=None, help="write the results to this JSON file")
+    ap.add_argument("-v", "--verbose", action="store_true",
+                    help="print the stderr of a failing child")
+    ap.add_argument("--child", choices=SYSTEMS, help=argparse.SUPPRESS)
+    ap.add_argument("--child-config", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+
+    if args.child:
+        run_child(args.child, json.loads(args.child_config))
+        return 0
+
+    only = []
+    for s in args.only.split(","):
+        s = ALIASES.get(s.strip().lower(), s.strip().lower())
+        if not s:
+            continue
+        if s not in SYSTEMS:
+            ap.error(f"unknown system {s!r}; choose from {', '.join(SYSTEMS)}")
+        if s not in only:
+            only.append(s)
+    only = [s for s in SYSTEMS if s in only]  # fixed order
+
+    try:
+        data = str(C.mnist_dir(args.data))
+    except FileNotFoundError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    cfg = {"epochs": args.epochs, "data": data, "members": args.members,
+           "fleet_lr": args.fleet_lr, "torch_bare": args.torch_bare,
+           "threads": args.threads, "seed": args.seed}
+
+    runs: dict[str, list[dict]] = {s: [] for s in only}
+    for rep in range(args.repeat):
+        order = only if rep % 2 == 0 else only[::-1]
+        for s in order:
+            python = args.keras_python if (s == "keras" and args.keras_python) else sys.executable
+            tag = f" (round {rep + 1}/{args.repeat})" if args.repeat > 1 else ""
+            print(f"running {s}{tag} ...", file=sys.stderr, flush=True)
+            r = spawn(s, cfg, python, args.timeout)
+            runs[s].append(r)
+            if "error" in r:
+                print(f"  {s} unavailable: {r['error']}", file=sys.stderr, flush=True)
+            else:
+                print(f"  {s}: {r['median_s']:.3f} s/epoch (median), test accuracy "
+                      f"{r['test_accuracy'] if s != 'fleet' else r['test_accuracy_best']:.4f}"
+                      f"{' (best member)' if s == 'fleet' else ''}, process "
+                      f"{r['process_wall_s']:.1f} s", file=sys.stderr, flush=True)
+    results = {s: _best(rs) for s, rs in runs.items()}
+    ratios = report(results, args)
+
+    if args.json:
+        out = {
+            "bench": "mnist_network",
+            "config": {**cfg, "batch_size": BATCH, "validation_split": VALIDATION_SPLIT,
+                       "repeat": args.repeat},
+            "machine": C.machine_info(),
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "results": results,
+            "runs": runs if args.repeat > 1 else None,
+            "ratios": ratios,
+        }
+        Path(args.json).write_text(json.dumps(out, indent=2, default=C._jsonable) + "\n")
+        print(f"\nresults written to {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

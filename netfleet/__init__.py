@@ -1,0 +1,39 @@
+"""netfleet: Keras-style deep learning on PyTorch, where any model can be a fleet of
+members trained together as one batched computation."""
+
+from netfleet import (
+    activations,
+    backend,
+    callbacks,
+    datasets,
+    initializers,
+    layers,
+    losses,
+    metrics,
+    models,
+    optimizers,
+    utils,
+)
+from netfleet.layers import Input
+from netfleet.models import Model, Sequential, load_model
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Input",
+    "Model",
+    "Sequential",
+    "__version__",
+    "activations",
+    "backend",
+    "callbacks",
+    "datasets",
+    "initializers",
+    "layers",
+    "load_model",
+    "losses",
+    "metrics",
+    "models",
+    "optimizers",
+    "utils",
+]

@@ -1,0 +1,1 @@
+"""The training machinery over M members: parameters, batching, fit / evaluate / predict."""

@@ -1,0 +1,315 @@
+"""fit / evaluate / predict over the M members of a model, as one batched computation.
+
+The hot loop: gather the batch (`X[idx]`), forward, per-member mean loss, backward of the
+sum over members (so each member's gradient is its own), one optimizer step on the flat
+buffer. Losses and metrics accumulate on the device and are read once per epoch.
+"""
+
+import numpy as np
+import torch
+
+from netfleet.callbacks.base import CallbackList
+from netfleet.engine import data, seeding
+from netfleet.engine.batching import BatchPlan
+from netfleet.engine.context import ForwardContext, forward_context
+from netfleet.engine.history import History
+from netfleet.engine.progress import ProgressBar
+from netfleet.errors import (
+    InvalidArgumentError,
+    InvalidTypeError,
+    argument_error,
+    check_positive_int,
+)
+
+
+class Dataset:
+    """Checked tensors for one call: features, labels, per-example weights."""
+
+    def __init__(self, model, x, y, owner, sample_weight=None, class_weight=None):
+        compiled = model._require_compiled(owner)
+        x_array = data.to_array(x, "x", owner)
+        model._ensure_built(x_array.shape[1:])
+        self.x = data.features(x_array, "x", owner, model._example_shape)
+        self.y = data.targets(y, "y", owner, compiled.loss, model._output_example_shape)
+        data.check_same_length(self.x, self.y, owner)
+        self.weights = data.row_weights(sample_weight, class_weight, self.y, len(self.x), owner)
+
+    def __len__(self):
+        return len(self.x)
+
+    def split(self, fraction):
+        """(train, validation) with the *last* `fraction` of rows held out, as Keras does."""
+        n = len(self.x)
+        cut = int(n * (1 - fraction))
+        if cut == 0 or cut == n:
+            raise InvalidArgumentError(
+                f"The 'validation_split' argument of fit leaves no {'training' if cut == 0 else 'validation'} "
+                f"examples with {n} examples. Got {fraction}."
+            )
+        return self._slice(slice(0, cut)), self._slice(slice(cut, n))
+
+    def _slice(self, rows):
+        part = object.__new__(Dataset)
+        part.x, part.y = self.x[rows], self.y[rows]
+        part.weights = None if self.weights is None else self.weights[rows]
+        return part
+
+
+class Accumulator:
+    """Running loss and metrics over an epoch, on the device, one value per member."""
+
+    def __init__(self, model, members):
+        compiled = model.compiled
+        self.loss_fn = compiled.loss
+        self.metrics = compiled.make_metrics(model._output_example_shape[-1])
+        for metric in self.metrics:
+            metric.reset(members)
+        self.loss_total = torch.zeros(members)
+        self.count = torch.zeros(members)
+
+    def add(self, per_example_loss, y_true, y_pred, weights, count):
+        with torch.no_grad():
+            self.loss_total += (
+                (per_example_loss if weights is None else per_example_loss * weights)
+                .sum(1)
+                .detach()
+            )
+            self.count += count
+            for metric in self.metrics:
+                metric.update(y_true, y_pred, weights)
+
+    def running(self):
+        return {
+            "loss": self.loss_total / self.count.clamp_min(1e-12),
+            **{m.name: m.result() for m in self.metrics},
+        }
+
+
+def _example_weights(batch, dataset):
+    """Per-example weights (M or 1, B) from sample weights and padding, or None."""
+    weights = batch.gather(dataset.weights)
+    if batch.mask is not None:
+        weights = batch.mask if weights is None else weights * batch.mask
+    return weights
+
+
+def _forward_loss(model, batch, dataset, accumulator, logits_activation, training):
+    xb, yb = batch.gather(dataset.x), batch.gather(dataset.y)
+    out = model._forward([xb], training=training, logits=logits_activation is not None)
+    if logits_activation is not None:
+        per_example = accumulator.loss_fn.logits_fn(yb, out)
+        probabilities = logits_activation(out.detach()) if accumulator.metrics else None
+    else:
+        per_example = accumulator.loss_fn(yb, out)
+        probabilities = out.detach()
+    weights = _example_weights(batch, dataset)
+    count = batch.count()
+    accumulator.add(per_example, yb, probabilities, weights, count)
+    weighted = per_example if weights is None else per_example * weights
+    return weighted.sum(1) / count
+
+
+def _logs(running, prefix="", active=None):
+    logs = {}
+    for key, value in running.items():
+        value = value.detach().cpu().numpy().astype(float)
+        if active is not None:
+            value = np.where(active, value, np.nan)
+        logs[prefix + key] = float(value[0]) if value.shape[0] == 1 else value
+    return logs
+
+
+def fit(
+    model,
+    x,
+    y,
+    batch_size=None,
+    epochs=1,
+    verbose="auto",
+    callbacks=None,
+    validation_split=0.0,
+    validation_data=None,
+    shuffle=True,
+    class_weight=None,
+    sample_weight=None,
+    initial_epoch=0,
+    member_rows=None,
+    member_validation_rows=None,
+):
+    owner = "fit"
+    batch_size = 32 if batch_size is None else check_positive_int(batch_size, "batch_size", owner)
+    epochs = check_positive_int(epochs, "epochs", owner, minimum=0)
+    initial_epoch = check_positive_int(initial_epoch, "initial_epoch", owner, minimum=0)
+    verbose = _check_verbose(verbose, owner)
+    if (
+        isinstance(validation_split, bool)
+        or not isinstance(validation_split, (int, float))
+        or not (0 <= validation_split < 1)
+    ):
+        raise argument_error("validation_split", owner, "a float in [0, 1)", validation_split)
+    callbacks = _check_callbacks(callbacks)
+
+    dataset = Dataset(model, x, y, owner, sample_weight, class_weight)
+    validation = None
+    if validation_data is not None:
+        validation = _validation_dataset(model, validation_data)
+    elif validation_split > 0 and member_validation_rows is None:
+        dataset, validation = dataset.split(validation_split)
+    elif member_validation_rows is not None:
+        validation = dataset
+
+    store = model._parameter_store()
+    members = store.members
+    optimizer = model.compiled.optimizer
+    if not optimizer.is_built_for(store.data):
+        optimizer.build(store.data)
+    rows = _member_rows(member_rows, len(dataset), members)
+    plan = BatchPlan(
+        rows, members, batch_size, shuffle, model._generators(seeding.SHUFFLE), model.member_seeds
+    )
+    logits_activation = model.compiled.logits_activation(model._final_activation())
+    dropout = ForwardContext(True, *model._dropout_generators())
+
+    history = History()
+    callback_list = CallbackList(
+        [history, *callbacks], model, {"epochs": epochs, "steps": plan.steps, "verbose": verbose}
+    )
+    model.stop_training = False
+    model.history = history
+    callback_list.on_train_begin()
+    for epoch in range(initial_epoch, epochs):
+        if model.stop_training:
+            break
+        if verbose:
+            print(f"Epoch {epoch + 1}/{epochs}")
+        callback_list.on_epoch_begin(epoch)
+        active_members = model._active_mask()
+        accumulator = Accumulator(model, members)
+        bar = ProgressBar(plan.steps, verbose)
+        with forward_context(dropout):
+            for step, batch in enumerate(plan.epoch()):
+                if callback_list.wants_batches:
+                    callback_list.on_train_batch_begin(step)
+                loss = _forward_loss(model, batch, dataset, accumulator, logits_activation, True)
+                store.zero_grad()
+                loss.sum().backward()
+                optimizer.apply(store.data, store.grad, _combine(active_members, batch.active))
+                if callback_list.wants_batches:
+                    callback_list.on_train_batch_end(step, _logs({"loss": loss.detach()}))
+                if bar.due():
+                    bar.update(step + 1, _logs(accumulator.running()))
+        active = None if active_members is None else active_members.numpy()
+        logs = _logs(accumulator.running(), active=active)
+        if validation is not None:
+            val_rows = _member_rows(member_validation_rows, len(validation), members)
+            logs.update(_logs(_evaluate(model, validation, batch_size, val_rows), "val_", active))
+        bar.finish(logs)
+        callback_list.on_epoch_end(epoch, logs)
+    callback_list.on_train_end()
+    return history
+
+
+def _combine(active_members, step_active):
+    if active_members is None:
+        return step_active
+    return active_members if step_active is None else active_members & step_active
+
+
+def _member_rows(rows, n, members):
+    """Row indices per member (list of M tensors), or all rows shared."""
+    if rows is None:
+        return torch.arange(n)
+    if len(rows) != members:
+        raise InvalidArgumentError(
+            f"member_rows needs one index array per member ({members}). Got {len(rows)}."
+        )
+    out = []
+    for i, r in enumerate(rows):
+        r = torch.as_tensor(np.asarray(r), dtype=torch.long)
+        if r.ndim != 1 or len(r) == 0 or int(r.min()) < 0 or int(r.max()) >= n:
+            raise InvalidArgumentError(f"member_rows[{i}] must be non-empty indices in [0, {n}).")
+        out.append(r)
+    return out
+
+
+def _validation_dataset(model, validation_data):
+    if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+        raise InvalidTypeError(
+            "The 'validation_data' argument of fit must be a tuple (x_val, y_val) or "
+            f"(x_val, y_val, sample_weight). Got {type(validation_data).__name__}."
+        )
+    x_val, y_val, *weights = validation_data
+    return Dataset(model, x_val, y_val, "fit (validation_data)", weights[0] if weights else None)
+
+
+def _evaluate(model, dataset, batch_size, rows):
+    """Mean loss and metrics over `dataset` (per member, optionally on each member's rows)."""
+    members = model.num_members
+    plan = BatchPlan(rows, members, batch_size, False, None, model.member_seeds)
+    accumulator = Accumulator(model, members)
+    logits_activation = model.compiled.logits_activation(model._final_activation())
+    with torch.no_grad(), forward_context(ForwardContext(False)):
+        for batch in plan.epoch():
+            _forward_loss(model, batch, dataset, accumulator, logits_activation, False)
+    return accumulator.running()
+
+
+def evaluate(
+    model,
+    x,
+    y,
+    batch_size=None,
+    verbose="auto",
+    sample_weight=None,
+    return_dict=False,
+    callbacks=None,
+):
+    owner = "evaluate"
+    batch_size = 32 if batch_size is None else check_positive_int(batch_size, "batch_size", owner)
+    verbose = _check_verbose(verbose, owner)
+    dataset = Dataset(model, x, y, owner, sample_weight)
+    model._parameter_store()
+    bar = ProgressBar(-(-len(dataset) // batch_size), verbose)
+    logs = _logs(_evaluate(model, dataset, batch_size, torch.arange(len(dataset))))
+    bar.finish(logs)
+    if return_dict:
+        return logs
+    values = list(logs.values())
+    return values[0] if len(values) == 1 else values
+
+
+def predict(model, x, batch_size=None, verbose="auto"):
+    """Outputs for `x`: `(n, ...)` for one model, `(M, n, ...)` for a fleet."""
+    owner = "predict"
+    batch_size = 1024 if batch_size is None else check_positive_int(batch_size, "batch_size", owner)
+    _check_verbose(verbose, owner)
+    array = data.to_array(x, "x", owner)
+    model._ensure_built(array.shape[1:])
+    tensor = data.features(array, "x", owner, model._example_shape)
+    model._parameter_store()
+    outputs = []
+    with torch.no_grad(), forward_context(ForwardContext(False)):
+        for start in range(0, len(tensor), batch_size):
+            outputs.append(model._forward([tensor[start : start + batch_size].unsqueeze(0)]))
+    result = torch.cat(outputs, dim=1).numpy()
+    return result[0] if result.shape[0] == 1 else result
+
+
+def _check_verbose(verbose, owner):
+    if verbose == "auto":
+        return 1
+    if verbose not in (0, 1, 2) or isinstance(verbose, bool):
+        raise argument_error("verbose", owner, "0, 1, 2 or 'auto'", verbose)
+    return verbose
+
+
+def _check_callbacks(callbacks):
+    from netfleet.callbacks.base import Callback
+
+    callbacks = list(callbacks or [])
+    for callback in callbacks:
+        if not isinstance(callback, Callback):
+            raise InvalidTypeError(
+                f"The 'callbacks' argument of fit must hold Callback instances. Got {callback!r}."
+            )
+    return callbacks
