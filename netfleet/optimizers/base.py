@@ -78,6 +78,17 @@ class Optimizer:
         self._data = None
 
     # -- members ---------------------------------------------------------------------------
+    @classmethod
+    def for_members(cls, rows, name=None):
+        """An optimizer with one explicit row of hyperparameters per member (zipped, not
+        crossed): what stacking models with their own optimizers needs."""
+        optimizer = cls(name=name)
+        optimizer._rows = [cls(**row)._values for row in rows]
+        for key in cls.hyperparameters:
+            values = [row[key] for row in optimizer._rows]
+            optimizer._values[key] = values if len(set(values)) > 1 else values[0]
+        return optimizer
+
     @property
     def swept(self):
         """Names of the hyperparameters given as lists."""
@@ -87,11 +98,15 @@ class Optimizer:
     def member_params(self):
         """One dict per member of the swept hyperparameters' values."""
         swept = self.swept
+        if getattr(self, "_rows", None):
+            return [{k: row[k] for k in swept} for row in self._rows]
         combos = itertools.product(*(self._values[k] for k in swept))
         return [dict(zip(swept, combo)) for combo in combos]
 
     @property
     def num_members(self):
+        if getattr(self, "_rows", None):
+            return len(self._rows)
         return math.prod(len(self._values[k]) for k in self.swept)
 
     def member_values(self, key, members):
@@ -103,6 +118,12 @@ class Optimizer:
         if len(per_member) != members:
             per_member = per_member * (members // len(per_member))
         return per_member
+
+    def member_config(self, index):
+        """The hyperparameters of member `index` alone (to rebuild it as a single model)."""
+        return {
+            key: self.member_values(key, self.num_members)[index] for key in self.hyperparameters
+        }
 
     # -- state -----------------------------------------------------------------------------
     def build(self, data):
@@ -179,10 +200,15 @@ class Optimizer:
         self._values[key] = checked
 
     def get_config(self):
+        if getattr(self, "_rows", None):
+            return {"name": self.name, "members": [dict(row) for row in self._rows]}
         return {"name": self.name, **self._values}
 
     @classmethod
     def from_config(cls, config):
+        config = dict(config)
+        if "members" in config:
+            return cls.for_members(config["members"], name=config.get("name"))
         return cls(**config)
 
     def __repr__(self):

@@ -1,0 +1,110 @@
+"""Stack structurally identical models into one fleet, and unstack a fleet back into
+ordinary models. Each member keeps its weights, seed, optimizer settings and swept
+settings; optimizer state (moments) starts afresh in the result."""
+
+import torch
+
+from netfleet.errors import InvalidArgumentError, InvalidTypeError
+from netfleet.models.cloning import clone_model
+from netfleet.models.model import Model
+
+
+def _signature(model):
+    return [
+        (type(layer).__name__, tuple(tuple(w.shape[1:]) for w in layer.weights))
+        for layer in model.layers
+    ]
+
+
+def _check_stackable(models):
+    if not models:
+        raise InvalidArgumentError("stack() needs at least one model. Got none.")
+    for i, model in enumerate(models):
+        if not isinstance(model, Model):
+            raise InvalidTypeError(f"stack() takes models; item {i} is {type(model).__name__}.")
+        model._require_built("stack()")
+        model._require_compiled("stack")
+    reference = models[0]
+    for i, model in enumerate(models[1:], start=1):
+        if _signature(model) != _signature(reference):
+            raise InvalidArgumentError(
+                f"Model {i} cannot share a batched run with model 0: their layers differ "
+                f"({_signature(model)} vs {_signature(reference)})."
+            )
+        if type(model.compiled.optimizer) is not type(reference.compiled.optimizer):
+            raise InvalidArgumentError(
+                f"Model {i} uses {type(model.compiled.optimizer).__name__} and model 0 uses "
+                f"{type(reference.compiled.optimizer).__name__}: a fleet has one optimizer kind."
+            )
+        if model.compiled.loss.name != reference.compiled.loss.name or (
+            model.compiled.metric_ids != reference.compiled.metric_ids
+        ):
+            raise InvalidArgumentError(
+                f"Model {i} is compiled with another loss or metrics than model 0."
+            )
+
+
+def stack(models, member_params=None):
+    """One fleet whose members are the members of `models`, in order.
+
+    Args:
+        models: Compiled models with identical layer shapes and the same optimizer kind.
+        member_params: Optional settings dict per resulting member, to label its history.
+            Defaults to each model's own `member_params`.
+    """
+    models = list(models)
+    _check_stackable(models)
+    reference = models[0]
+    fleet = clone_model(reference, seed=reference.seed)
+    seeds, params, rows = [], [], []
+    for model in models:
+        optimizer = model.compiled.optimizer
+        for m in range(model.num_members):
+            seeds.append(model.member_seeds[m])
+            params.append(model.member_params[m] if m < len(model.member_params) else {})
+            rows.append(optimizer.member_config(m % optimizer.num_members))
+    if member_params is not None:
+        if len(member_params) != len(seeds):
+            raise InvalidArgumentError(
+                f"member_params needs one dict per member ({len(seeds)}). Got {len(member_params)}."
+            )
+        params = list(member_params)
+    for target, *sources in zip(fleet.layers, *(m.layers for m in models)):
+        for name in target._weight_names:
+            value = torch.cat(
+                [_members_of(getattr(s, name), s_model) for s, s_model in zip(sources, models)]
+            )
+            setattr(target, name, value.requires_grad_(target.trainable))
+    compiled = reference.compiled
+    optimizer = type(compiled.optimizer).for_members(rows)
+    fleet.compile(optimizer=optimizer, loss=compiled.loss, metrics=compiled.metric_ids)
+    fleet.set_members(len(seeds), seeds=seeds, params=params)
+    return fleet
+
+
+def _members_of(weight, model):
+    weight = weight.detach()
+    return weight.expand(model.num_members, *weight.shape[1:]).clone()
+
+
+def unstack(fleet):
+    """The members of `fleet` as separate single models (weights copied)."""
+    fleet._require_built("unstack()")
+    fleet._require_compiled("unstack")
+    optimizer = fleet.compiled.optimizer
+    singles = []
+    for m in range(fleet.num_members):
+        model = clone_model(fleet, seed=fleet.member_seeds[m])
+        for target, source in zip(model.layers, fleet.layers):
+            for name in target._weight_names:
+                value = _members_of(getattr(source, name), fleet)[m : m + 1].clone()
+                setattr(target, name, value.requires_grad_(target.trainable))
+        config = optimizer.member_config(m % optimizer.num_members)
+        model.compile(
+            optimizer=type(optimizer)(**config),
+            loss=fleet.compiled.loss,
+            metrics=fleet.compiled.metric_ids,
+        )
+        model.member_params = [fleet.member_params[m]]
+        singles.append(model)
+    return singles
