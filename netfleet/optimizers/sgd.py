@@ -32,7 +32,7 @@ class SGD(Optimizer):
     def update(self, param, grad, step):
         lr = self.h["learning_rate"]
         if not self.uses_momentum:
-            param.addcmul_(grad, lr, value=-1.0)
+            param.sub_(grad * lr)
             return
         momentum, nesterov = self.h["momentum"], self.h["nesterov"]
         velocity = self.slots["velocity"]
