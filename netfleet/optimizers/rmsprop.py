@@ -36,10 +36,11 @@ class RMSprop(Optimizer):
     }
 
     def build_slots(self, data):
+        members = data.shape[0]
         self.add_slot("velocity", data)
-        if (self.h["momentum"] > 0).any():
+        if any(self.member_values("momentum", members)):
             self.add_slot("momentum", data)
-        if (self.h["centered"] > 0).any():
+        if any(self.member_values("centered", members)):
             self.add_slot("average_gradient", data)
 
     def update(self, param, grad, step):

@@ -51,9 +51,7 @@ def test_adadelta_matches_torch_optim(settings):
     }
     w0, grads = problem()
     actual = run_netfleet(Adadelta(**settings), w0, grads)
-    assert_trajectories_close(
-        actual, run_torch(torch.optim.Adadelta, w0, grads, **torch_settings)
-    )
+    assert_trajectories_close(actual, run_torch(torch.optim.Adadelta, w0, grads, **torch_settings))
 
 
 def test_adadelta_matches_keras_golden_values():

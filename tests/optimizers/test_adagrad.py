@@ -49,9 +49,7 @@ def test_adagrad_matches_torch_optim_without_epsilon(settings):
     }
     w0, grads = problem()
     actual = run_netfleet(Adagrad(**settings), w0, grads)
-    assert_trajectories_close(
-        actual, run_torch(torch.optim.Adagrad, w0, grads, **torch_settings)
-    )
+    assert_trajectories_close(actual, run_torch(torch.optim.Adagrad, w0, grads, **torch_settings))
 
 
 def test_adagrad_matches_keras_golden_values():
