@@ -8,6 +8,7 @@ A rule file only declares its hyperparameters (with Keras' defaults and bounds) 
 
 import itertools
 import math
+import numbers
 
 import torch
 
@@ -28,7 +29,7 @@ class Hyperparameter:
             if not isinstance(value, bool):
                 raise argument_error(name, owner, "True or False", value)
             return value
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or math.isnan(value):
             raise argument_error(name, owner, f"a float {self.describe()}", value)
         too_low = self.low is not None and (
             value <= self.low if self.low_open else value < self.low
@@ -186,18 +187,33 @@ class Optimizer:
     lr = learning_rate
 
     def set_hyperparameter(self, key, value):
-        """Change a hyperparameter between `fit` calls (a scalar, or one value per member)."""
-        spec = self.hyperparameters[key]
+        """Change a hyperparameter between `fit` calls: a scalar for every member, or a list
+        with one value per member (the members keep their other settings)."""
         owner = type(self).__name__
+        if key not in self.hyperparameters:
+            raise InvalidArgumentError(
+                f"{owner} has no hyperparameter {key!r}. Valid: {', '.join(self.hyperparameters)}."
+            )
+        spec = self.hyperparameters[key]
+        members = self.num_members if self._data is None else self.h[key].shape[0]
         if isinstance(value, (list, tuple)):
-            checked = [spec.check(key, owner, v) for v in value]
+            if len(value) != members:
+                raise argument_error(key, owner, f"a value or a list of {members} values", value)
+            rows = [self.member_config(m % self.num_members) for m in range(members)]
+            for row, item in zip(rows, value):
+                row[key] = spec.check(key, owner, item)
+            self._rows = rows
+            checked = [row[key] for row in rows]
+            self._values[key] = checked if len(set(checked)) > 1 else checked[0]
         else:
             checked = spec.check(key, owner, value)
+            if getattr(self, "_rows", None):
+                for row in self._rows:
+                    row[key] = checked
+            self._values[key] = checked
         if self._data is not None:
             tensor = torch.as_tensor(checked, dtype=torch.float32, device=self.h[key].device)
-            tensor = tensor.reshape(-1, 1)
-            self.h[key] = tensor.expand_as(self.h[key]).clone()
-        self._values[key] = checked
+            self.h[key] = tensor.reshape(-1, 1).expand_as(self.h[key]).clone()
 
     def get_config(self):
         if getattr(self, "_rows", None):
