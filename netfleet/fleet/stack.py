@@ -10,10 +10,22 @@ from netfleet.models.model import Model
 
 
 def _signature(model):
+    """Each layer's kind, settings (activation, rate, ...) and weight shapes: what members of
+    one fleet must share. Names, input shapes and initializers may differ (the weight shapes
+    are compared, and the weights exist already)."""
     return [
-        (type(layer).__name__, tuple(tuple(w.shape[1:]) for w in layer.weights))
+        (type(layer).__name__, _settings(layer), tuple(tuple(w.shape[1:]) for w in layer.weights))
         for layer in model.layers
     ]
+
+
+def _settings(layer):
+    config = layer.get_config()
+    return sorted(
+        (k, repr(v))
+        for k, v in config.items()
+        if k not in ("name", "input_shape") and not k.endswith("initializer")
+    )
 
 
 def _check_stackable(models):
