@@ -1,6 +1,24 @@
 """Callbacks: objects called at the hooks of fit, with Keras' names."""
 
 from netfleet.callbacks.base import Callback, CallbackList
+from netfleet.callbacks.csv_logger import CSVLogger
+from netfleet.callbacks.early_stopping import EarlyStopping
+from netfleet.callbacks.lambda_callback import LambdaCallback
+from netfleet.callbacks.model_checkpoint import ModelCheckpoint
+from netfleet.callbacks.monitor import MonitorCallback
+from netfleet.callbacks.tensorboard import TensorBoard
+from netfleet.callbacks.terminate_on_nan import TerminateOnNaN
 from netfleet.engine.history import History
 
-__all__ = ["Callback", "CallbackList", "History"]
+__all__ = [
+    "CSVLogger",
+    "Callback",
+    "CallbackList",
+    "EarlyStopping",
+    "History",
+    "LambdaCallback",
+    "ModelCheckpoint",
+    "MonitorCallback",
+    "TensorBoard",
+    "TerminateOnNaN",
+]

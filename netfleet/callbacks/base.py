@@ -32,10 +32,16 @@ class Callback:
         pass
 
     def on_train_batch_begin(self, batch, logs=None):
-        pass
+        self.on_batch_begin(batch, logs)
 
     def on_train_batch_end(self, batch, logs=None):
-        pass
+        self.on_batch_end(batch, logs)
+
+    def on_batch_begin(self, batch, logs=None):
+        """Keras' older name of `on_train_batch_begin`, still called by it."""
+
+    def on_batch_end(self, batch, logs=None):
+        """Keras' older name of `on_train_batch_end`, still called by it."""
 
     def on_test_begin(self, logs=None):
         pass
@@ -62,7 +68,7 @@ class Callback:
         pass
 
 
-BATCH_HOOKS = ("on_train_batch_begin", "on_train_batch_end")
+BATCH_HOOKS = ("on_train_batch_begin", "on_train_batch_end", "on_batch_begin", "on_batch_end")
 
 
 class CallbackList:
@@ -89,4 +95,7 @@ class CallbackList:
 
 
 def _overrides(callback, hook):
-    return getattr(type(callback), hook, None) is not getattr(Callback, hook)
+    """Whether `callback` has its own `hook`: a method of its class or one set on the
+    instance (as `LambdaCallback` and callbacks with optional batch work do)."""
+    method = getattr(callback, hook, None)
+    return getattr(method, "__func__", method) is not getattr(Callback, hook)

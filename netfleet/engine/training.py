@@ -176,26 +176,33 @@ def fit(
     )
     model.stop_training = False
     model.history = history
-    callback_list.on_train_begin()
+    callback_list.on_train_begin({})
+    logs = {}
     for epoch in range(initial_epoch, epochs):
         if model.stop_training:
             break
         if verbose:
             print(f"Epoch {epoch + 1}/{epochs}")
-        callback_list.on_epoch_begin(epoch)
+        callback_list.on_epoch_begin(epoch, {})
         active_members = model._active_mask()
+        if active_members is not None:
+            active_members = active_members.clone()  # the epoch's logs mask (stop_members edits)
         accumulator = Accumulator(model, members)
         bar = ProgressBar(plan.steps, verbose)
         with forward_context(dropout):
             for step, batch in enumerate(plan.epoch()):
                 if callback_list.wants_batches:
-                    callback_list.on_train_batch_begin(step)
+                    callback_list.on_train_batch_begin(step, {})
                 loss = _forward_loss(model, batch, dataset, accumulator, logits_activation, True)
                 store.zero_grad()
                 loss.sum().backward()
-                optimizer.apply(store.data, store.grad, _combine(active_members, batch.active))
+                optimizer.apply(
+                    store.data, store.grad, _combine(model._active_mask(), batch.active)
+                )
                 if callback_list.wants_batches:
                     callback_list.on_train_batch_end(step, _logs({"loss": loss.detach()}))
+                    if model.stop_training:
+                        break
                 if bar.due():
                     bar.update(step + 1, _logs(accumulator.running()))
         active = None if active_members is None else active_members.numpy()
@@ -205,7 +212,7 @@ def fit(
             logs.update(_logs(_evaluate(model, validation, batch_size, val_rows), "val_", active))
         bar.finish(logs)
         callback_list.on_epoch_end(epoch, logs)
-    callback_list.on_train_end()
+    callback_list.on_train_end(logs)
     return history
 
 
@@ -268,7 +275,7 @@ def evaluate(
     batch_size = 32 if batch_size is None else check_positive_int(batch_size, "batch_size", owner)
     verbose = _check_verbose(verbose, owner)
     dataset = Dataset(model, x, y, owner, sample_weight)
-    model._parameter_store()
+    model._inference_weights()
     bar = ProgressBar(-(-len(dataset) // batch_size), verbose)
     logs = _logs(_evaluate(model, dataset, batch_size, torch.arange(len(dataset))))
     bar.finish(logs)
@@ -286,12 +293,18 @@ def predict(model, x, batch_size=None, verbose="auto"):
     array = data.to_array(x, "x", owner)
     model._ensure_built(array.shape[1:])
     tensor = data.features(array, "x", owner, model._example_shape)
-    model._parameter_store()
+    model._inference_weights()
     outputs = []
     with torch.no_grad(), forward_context(ForwardContext(False)):
         for start in range(0, len(tensor), batch_size):
             outputs.append(model._forward([tensor[start : start + batch_size].unsqueeze(0)]))
-    result = torch.cat(outputs, dim=1).numpy()
+    if isinstance(outputs[0], list):  # a model with several outputs: one array each
+        return [_join_batches(list(parts)) for parts in zip(*outputs)]
+    return _join_batches(outputs)
+
+
+def _join_batches(parts):
+    result = torch.cat(parts, dim=1).numpy()
     return result[0] if result.shape[0] == 1 else result
 
 
