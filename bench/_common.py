@@ -74,7 +74,11 @@ def load_mnist(data_dir=None):
 
 # --------------------------------------------------------------------------- timing
 def epoch_stats(times: list[float]) -> dict:
-    """Median and mean of the epochs after the first (the first pays warm-up / tracing)."""
+    """Median, mean and min of the epochs after the first (the first pays warm-up / tracing).
+
+    `spread` is max / min of those epochs: near 1 on a quiet host; well above 1 means other
+    work shared the CPUs during the run (then prefer `min_s`, or run again).
+    """
     times = [float(t) for t in times]
     steady = times[1:] if len(times) > 1 else times
     return {
@@ -82,7 +86,17 @@ def epoch_stats(times: list[float]) -> dict:
         "first_epoch_s": times[0] if times else None,
         "median_s": statistics.median(steady) if steady else None,
         "mean_s": statistics.fmean(steady) if steady else None,
+        "min_s": min(steady) if steady else None,
+        "spread": max(steady) / min(steady) if steady and min(steady) > 0 else None,
     }
+
+
+def load_average() -> float | None:
+    """The 1-minute load average, or None where the platform has none."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
 
 
 def set_thread_env(env: dict, threads: int) -> dict:

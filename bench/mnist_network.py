@@ -312,7 +312,7 @@ CHILDREN = {"torch": child_torch, "keras": child_keras, "netfleet": child_netfle
 
 def run_child(system: str, cfg: dict) -> None:
     """Entry point of a child process: run one system, print one JSON result line."""
-    result = {"system": system}
+    result = {"system": system, "load_start": C.load_average()}
     try:
         result.update(CHILDREN[system](cfg))
     except Exception as e:  # noqa: BLE001 - the parent reports the error and goes on
@@ -320,6 +320,7 @@ def run_child(system: str, cfg: dict) -> None:
 
         traceback.print_exc(file=sys.stderr)
         result["error"] = f"{type(e).__name__}: {e}"
+    result["load_end"] = C.load_average()
     C.emit(result)
 
 
@@ -361,14 +362,17 @@ def _ratio(a, b):
     return a / b
 
 
-def _best(runs: list[dict]) -> dict:
-    """Of repeated runs of one system, the one with the lowest median s/epoch."""
-    ok = [r for r in runs if "error" not in r and r.get("median_s") is not None]
+NOISY_SPREAD = 1.5  # steady epochs of one run differing by more than this: the host was busy
+
+
+def _best(runs: list[dict], stat: str) -> dict:
+    """Of repeated runs of one system, the one with the lowest `stat` (median_s or min_s)."""
+    ok = [r for r in runs if "error" not in r and r.get(stat) is not None]
     if not ok:
         return runs[-1]
-    best = dict(min(ok, key=lambda r: r["median_s"]))
+    best = dict(min(ok, key=lambda r: r[stat]))
     if len(ok) > 1:
-        best["repeat_medians_s"] = [r["median_s"] for r in ok]
+        best["repeat_s"] = [r[stat] for r in ok]
     return best
 
 
@@ -378,8 +382,10 @@ def report(results: dict, args) -> dict:
     fl = results.get("fleet", {})
     ks = results.get("keras", {})
 
+    stat = args.stat
+
     def med(r):
-        return r.get("median_s") if r and "error" not in r else None
+        return r.get(stat) if r and "error" not in r else None
 
     base = med(t)
 
@@ -390,35 +396,38 @@ def report(results: dict, args) -> dict:
     print(f"machine: {mi['cpu']} ({mi['cpu_count']} cpus), {mi['platform']}, python {mi['python']}")
     print()
 
-    headers = ["system", "s/epoch median", "s/epoch mean", "1st epoch s", "test accuracy",
-               "x torch", "notes"]
+    headers = ["system", "s/epoch median", "mean", "min", "1st epoch", "test accuracy",
+               f"x torch ({stat.split('_')[0]})", "notes"]
     rows = []
     for s in [s for s in SYSTEMS if s in results]:
         r = results[s]
         label = LABELS[s] + (f" x{r.get('members', args.members)}" if s == "fleet" else "")
         if "error" in r:
-            rows.append([label, "-", "-", "-", "-", "-", "unavailable (see below)"])
+            rows.append([label, "-", "-", "-", "-", "-", "-", "unavailable (see below)"])
             continue
         if s == "fleet":
             acc = f"{r['test_accuracy_worst']:.4f}-{r['test_accuracy_best']:.4f}"
         else:
             acc = C.fmt(r.get("test_accuracy"), ".4f")
         notes = [r.get("notes", "")] if r.get("notes") else []
-        if r.get("repeat_medians_s"):
-            notes.append("best of " + ", ".join(f"{m:.3f}" for m in r["repeat_medians_s"]))
-        rows.append([label, C.fmt(r["median_s"]), C.fmt(r["mean_s"]), C.fmt(r["first_epoch_s"]),
-                     acc, C.fmt(_ratio(r["median_s"], base), ".2f"), "; ".join(notes)])
+        if r.get("spread") and r["spread"] > NOISY_SPREAD:
+            notes.append(f"NOISY: epochs {r['min_s']:.3f}-{r['min_s'] * r['spread']:.3f} s")
+        if r.get("repeat_s"):
+            notes.append("best of " + ", ".join(f"{m:.3f}" for m in r["repeat_s"]))
+        rows.append([label, C.fmt(r["median_s"]), C.fmt(r["mean_s"]), C.fmt(r.get("min_s")),
+                     C.fmt(r["first_epoch_s"]), acc, C.fmt(_ratio(r[stat], base), ".2f"),
+                     "; ".join(notes)])
         if s == "fleet":
             m = r.get("members", args.members)
-            per = r["median_s"] / m
-            rows.append([f"  per member (/{m})", C.fmt(per), C.fmt(r["mean_s"] / m), "-", "-",
-                         C.fmt(_ratio(per, base), ".2f"),
+            per = r[stat] / m
+            rows.append([f"  per member (/{m})", C.fmt(r["median_s"] / m), C.fmt(r["mean_s"] / m),
+                         C.fmt(r["min_s"] / m), "-", "-", C.fmt(_ratio(per, base), ".2f"),
                          f"best lr {r['best_member_lr']:.2g}, worst lr {r['worst_member_lr']:.2g}"])
     C.print_table(headers, rows)
 
     ratios = {}
     print()
-    print("ratios (median s/epoch, this run):")
+    print(f"ratios ({stat.replace('_s', '')} s/epoch, this run):")
     specs = [
         ("netfleet / torch", med(nf), base, "<=", 1.1),
         ("keras / netfleet", med(ks), med(nf), ">=", 3.5),
@@ -436,6 +445,16 @@ def report(results: dict, args) -> dict:
             continue
         ok = {"<=": r <= target, ">=": r >= target, "<": r < target}[op]
         print(f"  {name:<24} {r:6.2f}   target {op} {target:g}: {'met' if ok else 'NOT met'}")
+    noisy = [s for s, r in results.items()
+             if "error" not in r and (r.get("spread") or 1) > NOISY_SPREAD]
+    loads = [x for r in results.values() for x in (r.get("load_start"), r.get("load_end"))
+             if x is not None]
+    busy = loads and max(loads) > (os.cpu_count() or 1) + 1
+    if noisy or busy:
+        load = f"load average up to {max(loads):.1f} on {os.cpu_count()} cpus; " if loads else ""
+        print(f"\nWARNING: the host was busy ({load}noisy epochs in: {', '.join(noisy) or 'none'})."
+              f" These timings are not reliable: rerun on a quiet host, use --repeat, "
+              f"or compare with --stat min.")
     for s in SYSTEMS:
         if s in results and "error" in results[s]:
             print(f"\n{s} unavailable: {results[s]['error']}")
@@ -460,11 +479,14 @@ def main(argv=None) -> int:
     ap.add_argument("--torch-bare", action="store_true",
                     help="torch loop without the per-step train loss / accuracy accumulation "
                          "(netfleet and Keras compute both; default: computed, on the device)")
+    ap.add_argument("--stat", choices=("median", "min"), default="median",
+                    help="per-epoch statistic the ratios use (default median; min is steadier "
+                         "on a busy host)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--repeat", type=int, default=1,
-                    help="run every system this many times, interleaved; keep each one's "
-                         "lowest median (the host is noisy)")
+                    help="run every system this many times, order alternating; keep each "
+                         "one's best run by --stat (the host is noisy)")
     ap.add_argument("--keras-python", default=None,
                     help="interpreter for the keras child (e.g. a separate venv's python)")
     ap.add_argument("--timeout", type=float, default=1800, help="seconds per child process")
@@ -511,18 +533,20 @@ def main(argv=None) -> int:
             if "error" in r:
                 print(f"  {s} unavailable: {r['error']}", file=sys.stderr, flush=True)
             else:
-                print(f"  {s}: {r['median_s']:.3f} s/epoch (median), test accuracy "
+                print(f"  {s}: {r['median_s']:.3f} s/epoch (median; min {r['min_s']:.3f}), "
+                      f"load {C.fmt(r.get('load_start'), '.1f')}, test accuracy "
                       f"{r['test_accuracy'] if s != 'fleet' else r['test_accuracy_best']:.4f}"
                       f"{' (best member)' if s == 'fleet' else ''}, process "
                       f"{r['process_wall_s']:.1f} s", file=sys.stderr, flush=True)
-    results = {s: _best(rs) for s, rs in runs.items()}
+    args.stat = args.stat + "_s"
+    results = {s: _best(rs, args.stat) for s, rs in runs.items()}
     ratios = report(results, args)
 
     if args.json:
         out = {
             "bench": "mnist_network",
             "config": {**cfg, "batch_size": BATCH, "validation_split": VALIDATION_SPLIT,
-                       "repeat": args.repeat},
+                       "repeat": args.repeat, "stat": args.stat},
             "machine": C.machine_info(),
             "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "results": results,
