@@ -11,7 +11,7 @@ from netfleet.errors import InvalidTypeError, unknown_name_error
 
 
 def binary_accuracy(y_true, y_pred, threshold=0.5):
-    return ((y_pred > threshold) == (y_true > threshold)).float().mean(-1)
+    return ((y_pred > threshold) == (y_true > 0.5)).float().mean(-1)
 
 
 def categorical_accuracy(y_true, y_pred):
@@ -36,6 +36,11 @@ class Metric:
     def update(self, y_true, y_pred, weights=None):
         raise NotImplementedError
 
+    def update_from_logits(self, y_true, logits, activation, weights=None):
+        """Update from pre-activation outputs (the engine's fast path); by default applies
+        the activation first."""
+        self.update(y_true, activation(logits), weights)
+
     def result(self):
         raise NotImplementedError
 
@@ -53,7 +58,9 @@ class MeanMetric(Metric):
         self.count = torch.zeros(members)
 
     def update(self, y_true, y_pred, weights=None):
-        values = self.fn(y_true, y_pred)
+        self._add(self.fn(y_true, y_pred), weights)
+
+    def _add(self, values, weights):
         if weights is None:
             self.total += values.sum(1)
             self.count += values.shape[1]
@@ -74,6 +81,13 @@ class Accuracy(MeanMetric):
         }
         super().__init__(fns[kind], name)
         self.kind = kind
+
+    def update_from_logits(self, y_true, logits, activation, weights=None):
+        """Argmax and the 0.5 threshold read the same off logits (sigmoid(z) > 0.5 iff z > 0)."""
+        if self.kind == "binary":
+            self._add(binary_accuracy(y_true, logits, threshold=0.0), weights)
+        else:
+            self._add(self.fn(y_true, logits), weights)
 
 
 class MeanSquaredError(MeanMetric):

@@ -29,7 +29,10 @@ class Batch:
         """The batch of `tensor` (N, ...) as (1, B, ...) when shared, else (M, B, ...)."""
         if tensor is None:
             return None
-        return tensor[self.idx].unsqueeze(0) if self.shared else tensor[self.idx]
+        if self.shared:
+            return tensor.index_select(0, self.idx).unsqueeze(0)
+        rows = tensor.index_select(0, self.idx.reshape(-1))
+        return rows.view(*self.idx.shape, *tensor.shape[1:])
 
     def count(self):
         """Real rows per member: a float, or an (M,) tensor."""

@@ -109,6 +109,15 @@ def targets(value, name, owner, loss, output_shape):
     return torch.as_tensor(np.ascontiguousarray(array, dtype=np.float32))
 
 
+def one_hot_indices(y):
+    """Class indices of one-hot labels `y` (n, C), or None if `y` is not exactly one-hot."""
+    if y.ndim != 2 or y.shape[1] < 2:
+        return None
+    if not bool(((y == 0) | (y == 1)).all()) or not bool((y.sum(1) == 1).all()):
+        return None
+    return y.argmax(1)
+
+
 def row_weights(sample_weight, class_weight, y, n, owner):
     """Per-example weights from `sample_weight` and/or `class_weight`, or None."""
     weights = None

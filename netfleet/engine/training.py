@@ -5,8 +5,12 @@ sum over members (so each member's gradient is its own), one optimizer step on t
 buffer. Losses and metrics accumulate on the device and are read once per epoch.
 """
 
+import copy
+
 import numpy as np
 import torch
+
+from netfleet import losses, metrics
 
 from netfleet.callbacks.base import CallbackList
 from netfleet.engine import data, seeding
@@ -23,7 +27,8 @@ from netfleet.errors import (
 
 
 class Dataset:
-    """Checked tensors for one call: features, labels, per-example weights."""
+    """Checked tensors for one call: features, labels, per-example weights, and the loss to
+    train them with (one-hot labels become class indices: the same loss, computed faster)."""
 
     def __init__(self, model, x, y, owner, sample_weight=None, class_weight=None):
         compiled = model._require_compiled(owner)
@@ -33,6 +38,14 @@ class Dataset:
         self.y = data.targets(y, "y", owner, compiled.loss, model._output_example_shape)
         data.check_same_length(self.x, self.y, owner)
         self.weights = data.row_weights(sample_weight, class_weight, self.y, len(self.x), owner)
+        self.loss = compiled.loss
+        self.metrics = compiled.make_metrics(model._output_example_shape[-1])
+        if compiled.loss.labels == "one_hot" and _index_friendly(self.metrics):
+            indices = data.one_hot_indices(self.y)
+            if indices is not None:
+                self.y, self.loss = indices, losses.get("sparse_categorical_crossentropy")
+                for metric in self.metrics:
+                    metric.kind, metric.fn = "sparse", metrics.sparse_categorical_accuracy
 
     def __len__(self):
         return len(self.x)
@@ -43,46 +56,54 @@ class Dataset:
         cut = int(n * (1 - fraction))
         if cut == 0 or cut == n:
             raise InvalidArgumentError(
-                f"The 'validation_split' argument of fit leaves no {'training' if cut == 0 else 'validation'} "
-                f"examples with {n} examples. Got {fraction}."
+                f"The 'validation_split' argument of fit leaves no "
+                f"{'training' if cut == 0 else 'validation'} examples with {n} examples. "
+                f"Got {fraction}."
             )
         return self._slice(slice(0, cut)), self._slice(slice(cut, n))
 
     def _slice(self, rows):
         part = object.__new__(Dataset)
+        part.__dict__.update(self.__dict__)
         part.x, part.y = self.x[rows], self.y[rows]
         part.weights = None if self.weights is None else self.weights[rows]
         return part
 
 
+def _index_friendly(metric_objects):
+    """Whether every metric reads class indices as well as one-hot labels (accuracies)."""
+    return all(
+        isinstance(m, metrics.Accuracy) and m.kind in ("categorical", "sparse")
+        for m in metric_objects
+    )
+
+
 class Accumulator:
     """Running loss and metrics over an epoch, on the device, one value per member."""
 
-    def __init__(self, model, members):
-        compiled = model.compiled
-        self.loss_fn = compiled.loss
-        self.metrics = compiled.make_metrics(model._output_example_shape[-1])
+    def __init__(self, dataset, members):
+        self.loss_fn = dataset.loss
+        self.metrics = [copy.deepcopy(m) for m in dataset.metrics]
         for metric in self.metrics:
             metric.reset(members)
         self.loss_total = torch.zeros(members)
         self.count = torch.zeros(members)
 
-    def add(self, per_example_loss, y_true, y_pred, weights, count):
+    def add(self, per_example_loss, y_true, y_pred, weights, count, activation=None):
+        """Add a batch; `activation` is set when `y_pred` holds logits."""
         with torch.no_grad():
-            self.loss_total += (
-                (per_example_loss if weights is None else per_example_loss * weights)
-                .sum(1)
-                .detach()
-            )
+            weighted = per_example_loss if weights is None else per_example_loss * weights
+            self.loss_total += weighted.sum(1)
             self.count += count
             for metric in self.metrics:
-                metric.update(y_true, y_pred, weights)
+                if activation is None:
+                    metric.update(y_true, y_pred, weights)
+                else:
+                    metric.update_from_logits(y_true, y_pred, activation, weights)
 
     def running(self):
-        return {
-            "loss": self.loss_total / self.count.clamp_min(1e-12),
-            **{m.name: m.result() for m in self.metrics},
-        }
+        results = {m.name: m.result() for m in self.metrics}
+        return {"loss": self.loss_total / self.count.clamp_min(1e-12), **results}
 
 
 def _example_weights(batch, dataset):
@@ -94,19 +115,17 @@ def _example_weights(batch, dataset):
 
 
 def _forward_loss(model, batch, dataset, accumulator, logits_activation, training):
+    """Each member's mean loss on `batch` (M,), accumulating loss and metrics on the way."""
     xb, yb = batch.gather(dataset.x), batch.gather(dataset.y)
     out = model._forward([xb], training=training, logits=logits_activation is not None)
-    if logits_activation is not None:
-        per_example = accumulator.loss_fn.logits_fn(yb, out)
-        probabilities = logits_activation(out.detach()) if accumulator.metrics else None
-    else:
-        per_example = accumulator.loss_fn(yb, out)
-        probabilities = out.detach()
+    loss_fn = accumulator.loss_fn
+    per_example = loss_fn(yb, out) if logits_activation is None else loss_fn.logits_fn(yb, out)
     weights = _example_weights(batch, dataset)
     count = batch.count()
-    accumulator.add(per_example, yb, probabilities, weights, count)
-    weighted = per_example if weights is None else per_example * weights
-    return weighted.sum(1) / count
+    accumulator.add(per_example.detach(), yb, out.detach(), weights, count, logits_activation)
+    if weights is None:
+        return per_example.mean(1)
+    return (per_example * weights).sum(1) / count
 
 
 def _logs(running, prefix="", active=None):
@@ -187,7 +206,7 @@ def fit(
         active_members = model._active_mask()
         if active_members is not None:
             active_members = active_members.clone()  # the epoch's logs mask (stop_members edits)
-        accumulator = Accumulator(model, members)
+        accumulator = Accumulator(dataset, members)
         bar = ProgressBar(plan.steps, verbose)
         with forward_context(dropout):
             for step, batch in enumerate(plan.epoch()):
@@ -253,7 +272,7 @@ def _evaluate(model, dataset, batch_size, rows):
     """Mean loss and metrics over `dataset` (per member, optionally on each member's rows)."""
     members = model.num_members
     plan = BatchPlan(rows, members, batch_size, False, None, model.member_seeds)
-    accumulator = Accumulator(model, members)
+    accumulator = Accumulator(dataset, members)
     logits_activation = model.compiled.logits_activation(model._final_activation())
     with torch.no_grad(), forward_context(ForwardContext(False)):
         for batch in plan.epoch():
