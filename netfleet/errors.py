@@ -1,6 +1,7 @@
 """netfleet's error types and the one sentence template its argument checks use."""
 
 import difflib
+import numbers
 
 
 class NetfleetError(Exception):
@@ -43,6 +44,6 @@ def unknown_name_error(kind, name, valid):
 
 def check_positive_int(value, name, owner, *, minimum=1):
     """Return `value` if it is an int >= minimum, else raise the standard error."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
         raise argument_error(name, owner, f"an integer >= {minimum}", value)
-    return value
+    return int(value)

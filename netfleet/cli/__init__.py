@@ -8,7 +8,8 @@ from netfleet.cli import demo
 
 def build_parser():
     parser = argparse.ArgumentParser(
-        prog="netfleet", description="Keras-style deep learning on PyTorch, where any model is a fleet."
+        prog="netfleet",
+        description="Keras-style deep learning on PyTorch, where any model is a fleet.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
     demo.register(commands)

@@ -12,7 +12,9 @@ def _count(minimum):
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {text!r}") from None
+            raise argparse.ArgumentTypeError(
+                f"expected an integer >= {minimum}, got {text!r}"
+            ) from None
         if value < minimum:
             raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {value}")
         return value
@@ -76,7 +78,9 @@ def run(args):
         metrics=["accuracy"],
     )
     model.summary()
-    model.fit(x_train, y_train, batch_size=args.batch_size, epochs=args.epochs, verbose=args.verbose)
+    model.fit(
+        x_train, y_train, batch_size=args.batch_size, epochs=args.epochs, verbose=args.verbose
+    )
     loss, accuracy = model.evaluate(x_test, y_test, verbose=0)
     if len(rates) == 1:
         print(f"Test loss: {loss:.3f}")

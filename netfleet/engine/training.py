@@ -11,7 +11,6 @@ import numpy as np
 import torch
 
 from netfleet import losses, metrics
-
 from netfleet.callbacks.base import CallbackList
 from netfleet.engine import data, seeding
 from netfleet.engine.batching import BatchPlan

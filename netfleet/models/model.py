@@ -140,7 +140,7 @@ class Model:
 
     def set_members(self, count, seeds=None, params=None):
         """Make the model a fleet of `count` members (weights broadcast from one member)."""
-        current = self.layers[1].num_members if len(self.layers) > 1 else 1
+        current = max((layer.num_members for layer in self.layers), default=1)
         if self.built and current not in (1, count):
             raise InvalidArgumentError(
                 f"This model already has {current} members; it cannot become {count}."
@@ -157,6 +157,14 @@ class Model:
         if self._store is None or not self._store.is_current():
             self._store = ParameterStore(self.layers, self._members)
         return self._store
+
+    def _inference_weights(self):
+        """Broadcast one-member weights to the members of a fleet for a forward pass, and
+        re-pack nothing else: layers shared with a trained model (`Model(inputs,
+        hidden.output)`, `K.function`) must stay in its buffer, with its optimizer state."""
+        self._require_built("Inference")
+        if self._members > 1 and any(w.shape[0] == 1 for w in self.weights):
+            self._parameter_store()
 
     def _generators(self, stream):
         """One generator per member for `stream`, kept across fit calls."""
@@ -241,9 +249,13 @@ class Model:
         return [w for layer in self.layers for w in layer.trainable_weights]
 
     def get_weights(self):
+        self._require_built("get_weights()")
+        self._inference_weights()
         return [w for layer in self.layers for w in layer.get_weights()]
 
     def set_weights(self, weights):
+        self._require_built("set_weights()")
+        self._inference_weights()
         weights = list(weights)
         expected = len(self.weights)
         if len(weights) != expected:

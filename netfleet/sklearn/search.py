@@ -1,0 +1,193 @@
+"""`FleetSearchCV` and `FleetRandomizedSearchCV`: `GridSearchCV` and `RandomizedSearchCV`
+whose candidates and folds train as batched fleets (see `netfleet.sklearn.fleet_cv`).
+
+They take the same arguments (less `n_jobs` and `pre_dispatch`: one process trains the
+fleets) and give the same attributes: `cv_results_` with GridSearchCV's keys and dtypes,
+`best_params_`, `best_score_`, `best_index_`, `best_estimator_` (refitted on the whole data
+as GridSearchCV does), `n_splits_`, `scorer_`, `refit_time_`, `classes_`, and `predict`,
+`predict_proba`, `score` delegated to the best estimator. Each (candidate, fold) is trained
+as the candidate's separate fit on that fold would be, so with a `seed` the scores equal
+GridSearchCV's. Timings: a fleet's training time is shared equally among its members.
+
+Unlike GridSearchCV, a candidate whose parameters cannot be applied or built raises at
+once, before any training.
+"""
+
+import time
+
+import numpy as np
+from sklearn.base import clone, is_classifier
+from sklearn.model_selection import ParameterGrid, ParameterSampler, check_cv
+from sklearn.model_selection._search import BaseSearchCV
+from sklearn.utils.validation import indexable
+
+from netfleet.errors import InvalidArgumentError
+from netfleet.sklearn import fleet_cv
+
+
+class _FleetSearch(BaseSearchCV):
+    """What both searches share: `fit`, from candidates that a subclass lists."""
+
+    def _candidates(self):
+        raise NotImplementedError
+
+    def fit(self, X, y=None, **params):
+        """Run the search: every candidate on every fold, as batched fleets.
+
+        Args:
+            X: Features, shape `(n, n_features)`.
+            y: Targets.
+            **params: `groups` for the splitter; the rest go to the estimator's `fit`
+                (e.g. `sample_weight`, used for training, not for scoring).
+
+        Returns:
+            self.
+        """
+        self._validate_params()
+        candidates = self._candidates()
+        if not candidates or candidates == [{}]:
+            raise InvalidArgumentError(
+                f"{type(self).__name__} has no parameter values to search: give at least one "
+                "parameter and its values, e.g. {'epochs': [1, 5, 10]}."
+            )
+        scorers, refit_metric = self._get_scorers()
+        X, y = indexable(X, y)
+        groups = params.pop("groups", None)
+        cv = check_cv(self.cv, y, classifier=is_classifier(self.estimator))
+        self.n_splits_ = cv.get_n_splits(X, y, groups)
+        options = {
+            "groups": groups,
+            "return_train_score": self.return_train_score,
+            "error_score": self.error_score,
+            "verbose": self.verbose,
+            "fit_params": params,
+        }
+        out = fleet_cv.evaluate(self.estimator, candidates, X, y, cv, scorers, options)
+        results = self._format_results(candidates, self.n_splits_, out)
+
+        self.multimetric_ = isinstance(out[0]["test_scores"], dict)
+        if callable(self.scoring) and self.multimetric_:
+            self._check_refit_for_multimetric(out[0]["test_scores"])
+            refit_metric = self.refit
+        if self.refit or not self.multimetric_:
+            self.best_index_ = self._select_best_index(self.refit, refit_metric, results)
+            if not callable(self.refit):
+                self.best_score_ = results[f"mean_test_{refit_metric}"][self.best_index_]
+            self.best_params_ = results["params"][self.best_index_]
+        if self.refit:
+            self.best_estimator_ = clone(self.estimator).set_params(
+                **clone(self.best_params_, safe=False)
+            )
+            began = time.perf_counter()
+            self.best_estimator_.fit(X, y, **params)
+            self.refit_time_ = time.perf_counter() - began
+            if hasattr(self.best_estimator_, "feature_names_in_"):
+                self.feature_names_in_ = self.best_estimator_.feature_names_in_
+        self.scorer_ = getattr(scorers, "_scorers", scorers)
+        self.cv_results_ = results
+        return self
+
+
+class FleetSearchCV(_FleetSearch):
+    """Exhaustive search over `param_grid`, as `GridSearchCV`, trained as fleets.
+
+    Args:
+        estimator: A `NetClassifier` or `NetRegressor`.
+        param_grid: A dict of parameter names to lists of values, or a list of such dicts.
+            Names are the estimator's parameters, routed ones included (`hidden_size`,
+            `model__hidden_size`, `optimizer__learning_rate`, ...).
+        scoring: As GridSearchCV's. Defaults to the estimator's `score`.
+        cv: As GridSearchCV's (an int, a splitter or an iterable of splits). Defaults to 5
+            folds, stratified for classifiers.
+        refit: Refit the best candidate on the whole data. Defaults to `True`.
+        return_train_score: Also score each candidate on its training rows. Defaults to
+            `False`.
+        verbose: Print the plan when > 0. Defaults to `0`.
+        error_score: The score of a failed fit, or `"raise"`. Defaults to `np.nan`.
+
+    Example:
+        >>> from netfleet.datasets import banknotes
+        >>> from netfleet.sklearn import NetClassifier
+        >>> X, y = banknotes.load_data()
+        >>> search = FleetSearchCV(
+        ...     NetClassifier(seed=0), {"epochs": [1, 3], "hidden_layer_sizes": [(8,), (16,)]}, cv=3
+        ... ).fit(X, y)
+        >>> sorted(search.best_params_)
+        ['epochs', 'hidden_layer_sizes']
+    """
+
+    _parameter_constraints = {**BaseSearchCV._parameter_constraints, "param_grid": [dict, list]}
+
+    def __init__(
+        self,
+        estimator,
+        param_grid,
+        *,
+        scoring=None,
+        cv=None,
+        refit=True,
+        return_train_score=False,
+        verbose=0,
+        error_score=np.nan,
+    ):
+        self.estimator = estimator
+        self.param_grid = param_grid
+        self.scoring = scoring
+        self.cv = cv
+        self.refit = refit
+        self.return_train_score = return_train_score
+        self.verbose = verbose
+        self.error_score = error_score
+
+    def _candidates(self):
+        return list(ParameterGrid(self.param_grid))
+
+
+class FleetRandomizedSearchCV(_FleetSearch):
+    """Search over `n_iter` candidates sampled from `param_distributions` (with
+    scikit-learn's `ParameterSampler`), as `RandomizedSearchCV`, trained as fleets.
+
+    Args:
+        estimator: A `NetClassifier` or `NetRegressor`.
+        param_distributions: A dict of names to lists or scipy distributions, or a list of
+            such dicts.
+        n_iter: Number of candidates. Defaults to `10`.
+        random_state: Seeds the sampling. Defaults to `None`.
+        scoring, cv, refit, return_train_score, verbose, error_score: As `FleetSearchCV`.
+    """
+
+    _parameter_constraints = {
+        **BaseSearchCV._parameter_constraints,
+        "param_distributions": [dict, list],
+    }
+
+    def __init__(
+        self,
+        estimator,
+        param_distributions,
+        *,
+        n_iter=10,
+        random_state=None,
+        scoring=None,
+        cv=None,
+        refit=True,
+        return_train_score=False,
+        verbose=0,
+        error_score=np.nan,
+    ):
+        self.estimator = estimator
+        self.param_distributions = param_distributions
+        self.n_iter = n_iter
+        self.random_state = random_state
+        self.scoring = scoring
+        self.cv = cv
+        self.refit = refit
+        self.return_train_score = return_train_score
+        self.verbose = verbose
+        self.error_score = error_score
+
+    def _candidates(self):
+        sampler = ParameterSampler(
+            self.param_distributions, self.n_iter, random_state=self.random_state
+        )
+        return list(sampler)
