@@ -2,6 +2,14 @@
 
 from netfleet.optimizers.base import Hyperparameter, Optimizer
 
+# Adam, Adamax and Nadam share these, with Keras' defaults.
+ADAM_HYPERPARAMETERS = {
+    "learning_rate": Hyperparameter(0.001, 0.0, low_open=True),
+    "beta_1": Hyperparameter(0.9, 0.0, 1.0),
+    "beta_2": Hyperparameter(0.999, 0.0, 1.0),
+    "epsilon": Hyperparameter(1e-7, 0.0),
+}
+
 
 class Adam(Optimizer):
     """Adam, with Keras' defaults (`epsilon=1e-7`, unlike PyTorch's 1e-8).
@@ -20,12 +28,7 @@ class Adam(Optimizer):
         epsilon: Defaults to `1e-7`.
     """
 
-    hyperparameters = {
-        "learning_rate": Hyperparameter(0.001, 0.0, low_open=True),
-        "beta_1": Hyperparameter(0.9, 0.0, 1.0),
-        "beta_2": Hyperparameter(0.999, 0.0, 1.0),
-        "epsilon": Hyperparameter(1e-7, 0.0),
-    }
+    hyperparameters = ADAM_HYPERPARAMETERS
 
     def build_slots(self, data):
         self.add_slot("m", data)

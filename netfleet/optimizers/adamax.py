@@ -2,7 +2,8 @@
 
 import torch
 
-from netfleet.optimizers.base import Hyperparameter, Optimizer
+from netfleet.optimizers.adam import ADAM_HYPERPARAMETERS
+from netfleet.optimizers.base import Optimizer
 
 
 class Adamax(Optimizer):
@@ -21,12 +22,7 @@ class Adamax(Optimizer):
         epsilon: Defaults to `1e-7`.
     """
 
-    hyperparameters = {
-        "learning_rate": Hyperparameter(0.001, 0.0, low_open=True),
-        "beta_1": Hyperparameter(0.9, 0.0, 1.0),
-        "beta_2": Hyperparameter(0.999, 0.0, 1.0),
-        "epsilon": Hyperparameter(1e-7, 0.0),
-    }
+    hyperparameters = ADAM_HYPERPARAMETERS
 
     def build_slots(self, data):
         self.add_slot("m", data)

@@ -1,7 +1,8 @@
 """Nadam (Dozat, 2015), Adam with Nesterov momentum, as Keras 3 writes it: the momentum
 schedule `u_t = beta_1 * (1 - 0.5 * 0.96**t)` and its running product."""
 
-from netfleet.optimizers.base import Hyperparameter, Optimizer
+from netfleet.optimizers.adam import ADAM_HYPERPARAMETERS
+from netfleet.optimizers.base import Optimizer
 
 
 class Nadam(Optimizer):
@@ -28,12 +29,7 @@ class Nadam(Optimizer):
         epsilon: Defaults to `1e-7`.
     """
 
-    hyperparameters = {
-        "learning_rate": Hyperparameter(0.001, 0.0, low_open=True),
-        "beta_1": Hyperparameter(0.9, 0.0, 1.0),
-        "beta_2": Hyperparameter(0.999, 0.0, 1.0),
-        "epsilon": Hyperparameter(1e-7, 0.0),
-    }
+    hyperparameters = ADAM_HYPERPARAMETERS
 
     def build_slots(self, data):
         self.add_slot("m", data)
