@@ -7,6 +7,10 @@ largest `epochs` and is scored at each of theirs. Members that can train togethe
 (`netfleet.fleet.group_indices`) are stacked into one fleet and fitted once on the whole
 data, each on its own fold's rows (`member_rows`); a callback scores members at the end of
 the epochs their candidates ask for, and freezes a member once its last one is scored.
+
+One difference remains with separate runs: with `EarlyStopping(restore_best_weights=True)`,
+a candidate read off a longer trajectory is scored with the weights of its epoch, not with
+the best weights its own shorter run would restore.
 """
 
 import time

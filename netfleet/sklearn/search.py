@@ -21,8 +21,9 @@ from sklearn.model_selection import ParameterGrid, ParameterSampler, check_cv
 from sklearn.model_selection._search import BaseSearchCV
 from sklearn.utils.validation import indexable
 
-from netfleet.errors import InvalidArgumentError
+from netfleet.errors import InvalidArgumentError, InvalidTypeError
 from netfleet.sklearn import fleet_cv
+from netfleet.sklearn.base import BaseNetEstimator
 
 
 class _FleetSearch(BaseSearchCV):
@@ -44,6 +45,11 @@ class _FleetSearch(BaseSearchCV):
             self.
         """
         self._validate_params()
+        if not isinstance(self.estimator, BaseNetEstimator):
+            raise InvalidTypeError(
+                f"{type(self).__name__} searches over NetClassifier and NetRegressor estimators. "
+                f"Got {type(self.estimator).__name__}: use GridSearchCV for it."
+            )
         candidates = self._candidates()
         if not candidates or candidates == [{}]:
             raise InvalidArgumentError(

@@ -4,10 +4,15 @@ They are `netfleet.sklearn.NetClassifier` and `NetRegressor`: the first position
 is the build function, and its arguments are estimator parameters.
 
 Example:
-    >>> from netfleet.wrappers.scikit_learn import KerasClassifier
+    >>> from netfleet.layers import Dense
+    >>> from netfleet.models import Sequential
     >>> def make_model(hidden_size=32):
-    ...     ...
-    >>> clf = KerasClassifier(make_model, hidden_size=64)  # doctest: +SKIP
+    ...     return Sequential(
+    ...         [Dense(hidden_size, input_shape=(4,), activation="relu"), Dense(1, "sigmoid")]
+    ...     )
+    >>> clf = KerasClassifier(make_model, hidden_size=8)
+    >>> clf.get_params()["hidden_size"]
+    8
 """
 
 from netfleet.sklearn.estimators import NetClassifier as KerasClassifier
