@@ -12,7 +12,6 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from netfleet import optimizers
 from netfleet.engine import seeding
 from netfleet.errors import (
     InvalidArgumentError,
@@ -20,6 +19,7 @@ from netfleet.errors import (
     argument_error,
     check_positive_int,
 )
+from netfleet.fleet.routing import make_optimizer
 from netfleet.layers import Dense, Input
 from netfleet.models import Model, Sequential
 from netfleet.models.cloning import clone_model
@@ -251,10 +251,7 @@ class BaseNetEstimator(BaseEstimator):
         return model
 
     def _optimizer(self, hyperparameters):
-        optimizer = copy.deepcopy(optimizers.get(self.optimizer))
-        if not hyperparameters:
-            return optimizer
-        return type(optimizer)(**{**optimizer.get_config(), **hyperparameters})
+        return make_optimizer(self.optimizer, hyperparameters)
 
     def _fit_arguments(self, fit_params):
         """The keyword arguments of `Model.fit` (all but x and y)."""
