@@ -53,8 +53,9 @@ def _preprocess(x_train, y_train, x_test, y_test):
     return x_train, y_train, x_test, y_test
 
 
-def lecture_fit(Sequential, Dense, Activation, to_categorical, Callback, data, epochs,
-                optimizer="adam"):
+def lecture_fit(
+    Sequential, Dense, Activation, to_categorical, Callback, data, epochs, optimizer="adam"
+):
     """The lecture's Keras code, with the classes passed in (Keras' or netfleet's).
 
     Returns (epoch times, fit seconds, model, history, test score).
@@ -77,18 +78,27 @@ def lecture_fit(Sequential, Dense, Activation, to_categorical, Callback, data, e
     Y_train = to_categorical(y_train, 10)
     Y_test = to_categorical(y_test, 10)
 
-    model = Sequential([
-        Dense(32, input_shape=(784,)),
-        Activation('relu'),
-        Dense(10),
-        Activation('softmax'),
-    ])
-    model.compile(optimizer=optimizer, loss='categorical_crossentropy', metrics=['accuracy'])
+    model = Sequential(
+        [
+            Dense(32, input_shape=(784,)),
+            Activation("relu"),
+            Dense(10),
+            Activation("softmax"),
+        ]
+    )
+    model.compile(optimizer=optimizer, loss="categorical_crossentropy", metrics=["accuracy"])
 
     timer = EpochTimer()
     t0 = _time.perf_counter()
-    history = model.fit(X_train, Y_train, batch_size=128, epochs=epochs, verbose=0,
-                        validation_split=0.1, callbacks=[timer])
+    history = model.fit(
+        X_train,
+        Y_train,
+        batch_size=128,
+        epochs=epochs,
+        verbose=0,
+        validation_split=0.1,
+        callbacks=[timer],
+    )
     fit_s = _time.perf_counter() - t0
     score = model.evaluate(X_test, Y_test, verbose=0)
     return timer.times, fit_s, model, history, score
@@ -110,6 +120,7 @@ def child_torch(cfg: dict) -> dict:
     import torch
     import torch.nn.functional as F
     from torch import nn
+
     import_s = time.perf_counter() - t_imp
 
     torch.set_num_threads(cfg["threads"])
@@ -200,6 +211,7 @@ def child_keras(cfg: dict) -> dict:
     from keras.layers import Activation, Dense
     from keras.models import Sequential
     from keras.utils import to_categorical
+
     import_s = time.perf_counter() - t_imp
 
     if keras.backend.backend() != "tensorflow":
@@ -209,7 +221,8 @@ def child_keras(cfg: dict) -> dict:
     data = _preprocess(xtr, ytr, xte, yte)
 
     times, fit_s, _, history, score = lecture_fit(
-        Sequential, Dense, Activation, to_categorical, Callback, data, cfg["epochs"])
+        Sequential, Dense, Activation, to_categorical, Callback, data, cfg["epochs"]
+    )
     return {
         **C.epoch_stats(times),
         "fit_s": fit_s,
@@ -236,6 +249,7 @@ def _netfleet_import():
     from netfleet.layers import Activation, Dense
     from netfleet.models import Sequential
     from netfleet.utils import to_categorical
+
     import_s = time.perf_counter() - t_imp
     seed_fn = getattr(netfleet.utils, "set_random_seed", None)
     return netfleet, (Sequential, Dense, Activation, to_categorical, Callback), import_s, seed_fn
@@ -282,12 +296,15 @@ def child_fleet(cfg: dict) -> dict:
     data = _netfleet_data(cfg)
     lrs = fleet_learning_rates(cfg["members"], cfg["fleet_lr"])
     times, fit_s, _, history, score = lecture_fit(
-        *classes, data, cfg["epochs"], optimizer=Adam(learning_rate=lrs))
+        *classes, data, cfg["epochs"], optimizer=Adam(learning_rate=lrs)
+    )
     loss = np.asarray(score[0], dtype=float).reshape(-1)
     acc = np.asarray(score[1], dtype=float).reshape(-1)
     if acc.shape != (cfg["members"],):
-        raise RuntimeError(f"evaluate on a fleet of {cfg['members']} returned accuracy of shape "
-                           f"{acc.shape}, expected ({cfg['members']},)")
+        raise RuntimeError(
+            f"evaluate on a fleet of {cfg['members']} returned accuracy of shape "
+            f"{acc.shape}, expected ({cfg['members']},)"
+        )
     best, worst = int(acc.argmax()), int(acc.argmin())
     return {
         **C.epoch_stats(times),
@@ -306,8 +323,12 @@ def child_fleet(cfg: dict) -> dict:
     }
 
 
-CHILDREN = {"torch": child_torch, "keras": child_keras, "netfleet": child_netfleet,
-            "fleet": child_fleet}
+CHILDREN = {
+    "torch": child_torch,
+    "keras": child_keras,
+    "netfleet": child_netfleet,
+    "fleet": child_fleet,
+}
 
 
 def run_child(system: str, cfg: dict) -> None:
@@ -328,16 +349,30 @@ def run_child(system: str, cfg: dict) -> None:
 def spawn(system: str, cfg: dict, python: str, timeout: float) -> dict:
     env = C.set_thread_env(dict(os.environ), cfg["threads"])
     env["PYTHONPATH"] = os.pathsep.join(
-        [str(C.REPO_ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+        [str(C.REPO_ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
+    )
     env["PYTHONUNBUFFERED"] = "1"
     if system == "keras":
         env["KERAS_BACKEND"] = "tensorflow"
-    cmd = [python, str(Path(__file__).resolve()), "--child", system, "--child-config",
-           json.dumps(cfg)]
+    cmd = [
+        python,
+        str(Path(__file__).resolve()),
+        "--child",
+        system,
+        "--child-config",
+        json.dumps(cfg),
+    ]
     t0 = time.perf_counter()
     try:
-        p = subprocess.run(cmd, check=False, env=env, capture_output=True, text=True, timeout=timeout,
-                           cwd=str(C.REPO_ROOT))
+        p = subprocess.run(
+            cmd,
+            check=False,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=str(C.REPO_ROOT),
+        )
     except subprocess.TimeoutExpired:
         return {"system": system, "error": f"timed out after {timeout:.0f} s"}
     except OSError as e:
@@ -348,8 +383,10 @@ def spawn(system: str, cfg: dict, python: str, timeout: float) -> dict:
         r = results[-1]
     else:
         tail = [ln for ln in p.stderr.strip().splitlines() if ln.strip()]
-        r = {"system": system,
-             "error": f"child exited with status {p.returncode}: {tail[-1] if tail else 'no output'}"}
+        r = {
+            "system": system,
+            "error": f"child exited with status {p.returncode}: {tail[-1] if tail else 'no output'}",
+        }
     r["process_wall_s"] = wall
     if "error" in r:
         r["stderr_tail"] = p.stderr[-4000:]
@@ -390,14 +427,24 @@ def report(results: dict, args) -> dict:
     base = med(t)
 
     print()
-    print(f"MNIST 784-32-10, Adam 1e-3, batch {BATCH}, validation_split {VALIDATION_SPLIT}, "
-          f"{args.epochs} epochs, {args.threads} threads, each system in a fresh process")
+    print(
+        f"MNIST 784-32-10, Adam 1e-3, batch {BATCH}, validation_split {VALIDATION_SPLIT}, "
+        f"{args.epochs} epochs, {args.threads} threads, each system in a fresh process"
+    )
     mi = C.machine_info()
     print(f"machine: {mi['cpu']} ({mi['cpu_count']} cpus), {mi['platform']}, python {mi['python']}")
     print()
 
-    headers = ["system", "s/epoch median", "mean", "min", "1st epoch", "test accuracy",
-               f"x torch ({stat.split('_')[0]})", "notes"]
+    headers = [
+        "system",
+        "s/epoch median",
+        "mean",
+        "min",
+        "1st epoch",
+        "test accuracy",
+        f"x torch ({stat.split('_')[0]})",
+        "notes",
+    ]
     rows = []
     for s in [s for s in SYSTEMS if s in results]:
         r = results[s]
@@ -414,15 +461,33 @@ def report(results: dict, args) -> dict:
             notes.append(f"NOISY: epochs {r['min_s']:.3f}-{r['min_s'] * r['spread']:.3f} s")
         if r.get("repeat_s"):
             notes.append("best of " + ", ".join(f"{m:.3f}" for m in r["repeat_s"]))
-        rows.append([label, C.fmt(r["median_s"]), C.fmt(r["mean_s"]), C.fmt(r.get("min_s")),
-                     C.fmt(r["first_epoch_s"]), acc, C.fmt(_ratio(r[stat], base), ".2f"),
-                     "; ".join(notes)])
+        rows.append(
+            [
+                label,
+                C.fmt(r["median_s"]),
+                C.fmt(r["mean_s"]),
+                C.fmt(r.get("min_s")),
+                C.fmt(r["first_epoch_s"]),
+                acc,
+                C.fmt(_ratio(r[stat], base), ".2f"),
+                "; ".join(notes),
+            ]
+        )
         if s == "fleet":
             m = r.get("members", args.members)
             per = r[stat] / m
-            rows.append([f"  per member (/{m})", C.fmt(r["median_s"] / m), C.fmt(r["mean_s"] / m),
-                         C.fmt(r["min_s"] / m), "-", "-", C.fmt(_ratio(per, base), ".2f"),
-                         f"best lr {r['best_member_lr']:.2g}, worst lr {r['worst_member_lr']:.2g}"])
+            rows.append(
+                [
+                    f"  per member (/{m})",
+                    C.fmt(r["median_s"] / m),
+                    C.fmt(r["mean_s"] / m),
+                    C.fmt(r["min_s"] / m),
+                    "-",
+                    "-",
+                    C.fmt(_ratio(per, base), ".2f"),
+                    f"best lr {r['best_member_lr']:.2g}, worst lr {r['worst_member_lr']:.2g}",
+                ]
+            )
     C.print_table(headers, rows)
 
     ratios = {}
@@ -445,16 +510,23 @@ def report(results: dict, args) -> dict:
             continue
         ok = {"<=": r <= target, ">=": r >= target, "<": r < target}[op]
         print(f"  {name:<24} {r:6.2f}   target {op} {target:g}: {'met' if ok else 'NOT met'}")
-    noisy = [s for s, r in results.items()
-             if "error" not in r and (r.get("spread") or 1) > NOISY_SPREAD]
-    loads = [x for r in results.values() for x in (r.get("load_start"), r.get("load_end"))
-             if x is not None]
+    noisy = [
+        s for s, r in results.items() if "error" not in r and (r.get("spread") or 1) > NOISY_SPREAD
+    ]
+    loads = [
+        x
+        for r in results.values()
+        for x in (r.get("load_start"), r.get("load_end"))
+        if x is not None
+    ]
     busy = loads and max(loads) > (os.cpu_count() or 1) + 1
     if noisy or busy:
         load = f"load average up to {max(loads):.1f} on {os.cpu_count()} cpus; " if loads else ""
-        print(f"\nWARNING: the host was busy ({load}noisy epochs in: {', '.join(noisy) or 'none'})."
-              f" These timings are not reliable: rerun on a quiet host, use --repeat, "
-              f"or compare with --stat min.")
+        print(
+            f"\nWARNING: the host was busy ({load}noisy epochs in: {', '.join(noisy) or 'none'})."
+            f" These timings are not reliable: rerun on a quiet host, use --repeat, "
+            f"or compare with --stat min."
+        )
     for s in SYSTEMS:
         if s in results and "error" in results[s]:
             print(f"\n{s} unavailable: {results[s]['error']}")
@@ -464,35 +536,60 @@ def report(results: dict, args) -> dict:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--epochs", type=int, default=10)
-    ap.add_argument("--data", default=None,
-                    help="data root holding mnist/ (default: $NETFLEET_DATA or ../shared/data "
-                         "relative to the repository root)")
+    ap.add_argument(
+        "--data",
+        default=None,
+        help="data root holding mnist/ (default: $NETFLEET_DATA or ../shared/data "
+        "relative to the repository root)",
+    )
     ap.add_argument("--members", type=int, default=16, help="fleet size for the fleet bench")
-    ap.add_argument("--fleet-lr", choices=("sweep", "same"), default="sweep",
-                    help="fleet learning rates: 'sweep' = np.geomspace(3e-4, 3e-3, members), "
-                         "'same' = [1e-3] * members (default: sweep)")
-    ap.add_argument("--only", default=",".join(SYSTEMS),
-                    help=f"comma-separated systems to run, from {', '.join(SYSTEMS)}")
-    ap.add_argument("--torch-bare", action="store_true",
-                    help="torch loop without the per-step train loss / accuracy accumulation "
-                         "(netfleet and Keras compute both; default: computed, on the device)")
-    ap.add_argument("--stat", choices=("median", "min"), default="median",
-                    help="per-epoch statistic the ratios use (default median; min is steadier "
-                         "on a busy host)")
+    ap.add_argument(
+        "--fleet-lr",
+        choices=("sweep", "same"),
+        default="sweep",
+        help="fleet learning rates: 'sweep' = np.geomspace(3e-4, 3e-3, members), "
+        "'same' = [1e-3] * members (default: sweep)",
+    )
+    ap.add_argument(
+        "--only",
+        default=",".join(SYSTEMS),
+        help=f"comma-separated systems to run, from {', '.join(SYSTEMS)}",
+    )
+    ap.add_argument(
+        "--torch-bare",
+        action="store_true",
+        help="torch loop without the per-step train loss / accuracy accumulation "
+        "(netfleet and Keras compute both; default: computed, on the device)",
+    )
+    ap.add_argument(
+        "--stat",
+        choices=("median", "min"),
+        default="median",
+        help="per-epoch statistic the ratios use (default median; min is steadier on a busy host)",
+    )
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--repeat", type=int, default=1,
-                    help="run every system this many times, order alternating; keep each "
-                         "one's best run by --stat (the host is noisy)")
-    ap.add_argument("--keras-python", default=None,
-                    help="interpreter for the keras child (e.g. a separate venv's python)")
+    ap.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="run every system this many times, order alternating; keep each "
+        "one's best run by --stat (the host is noisy)",
+    )
+    ap.add_argument(
+        "--keras-python",
+        default=None,
+        help="interpreter for the keras child (e.g. a separate venv's python)",
+    )
     ap.add_argument("--timeout", type=float, default=1800, help="seconds per child process")
     ap.add_argument("--json", default=None, help="write the results to this JSON file")
-    ap.add_argument("-v", "--verbose", action="store_true",
-                    help="print the stderr of a failing child")
+    ap.add_argument(
+        "-v", "--verbose", action="store_true", help="print the stderr of a failing child"
+    )
     ap.add_argument("--child", choices=SYSTEMS, help=argparse.SUPPRESS)
     ap.add_argument("--child-config", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -517,9 +614,15 @@ def main(argv=None) -> int:
     except FileNotFoundError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    cfg = {"epochs": args.epochs, "data": data, "members": args.members,
-           "fleet_lr": args.fleet_lr, "torch_bare": args.torch_bare,
-           "threads": args.threads, "seed": args.seed}
+    cfg = {
+        "epochs": args.epochs,
+        "data": data,
+        "members": args.members,
+        "fleet_lr": args.fleet_lr,
+        "torch_bare": args.torch_bare,
+        "threads": args.threads,
+        "seed": args.seed,
+    }
 
     runs: dict[str, list[dict]] = {s: [] for s in only}
     for rep in range(args.repeat):
@@ -533,11 +636,15 @@ def main(argv=None) -> int:
             if "error" in r:
                 print(f"  {s} unavailable: {r['error']}", file=sys.stderr, flush=True)
             else:
-                print(f"  {s}: {r['median_s']:.3f} s/epoch (median; min {r['min_s']:.3f}), "
-                      f"load {C.fmt(r.get('load_start'), '.1f')}, test accuracy "
-                      f"{r['test_accuracy'] if s != 'fleet' else r['test_accuracy_best']:.4f}"
-                      f"{' (best member)' if s == 'fleet' else ''}, process "
-                      f"{r['process_wall_s']:.1f} s", file=sys.stderr, flush=True)
+                print(
+                    f"  {s}: {r['median_s']:.3f} s/epoch (median; min {r['min_s']:.3f}), "
+                    f"load {C.fmt(r.get('load_start'), '.1f')}, test accuracy "
+                    f"{r['test_accuracy'] if s != 'fleet' else r['test_accuracy_best']:.4f}"
+                    f"{' (best member)' if s == 'fleet' else ''}, process "
+                    f"{r['process_wall_s']:.1f} s",
+                    file=sys.stderr,
+                    flush=True,
+                )
     args.stat = args.stat + "_s"
     results = {s: _best(rs, args.stat) for s, rs in runs.items()}
     ratios = report(results, args)
@@ -545,8 +652,13 @@ def main(argv=None) -> int:
     if args.json:
         out = {
             "bench": "mnist_network",
-            "config": {**cfg, "batch_size": BATCH, "validation_split": VALIDATION_SPLIT,
-                       "repeat": args.repeat, "stat": args.stat},
+            "config": {
+                **cfg,
+                "batch_size": BATCH,
+                "validation_split": VALIDATION_SPLIT,
+                "repeat": args.repeat,
+                "stat": args.stat,
+            },
             "machine": C.machine_info(),
             "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "results": results,
