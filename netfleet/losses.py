@@ -14,15 +14,20 @@ from netfleet.errors import InvalidTypeError, unknown_name_error
 EPSILON = 1e-7  # Keras' backend epsilon: probabilities are clipped to [eps, 1 - eps]
 
 
+def mean_last(values):
+    """Mean over the last axis (a free squeeze when it has one element, e.g. one output unit)."""
+    return values.squeeze(-1) if values.shape[-1] == 1 else values.mean(-1)
+
+
 def binary_crossentropy(y_true, y_pred):
     """`-mean(y log p + (1 - y) log(1 - p))` over the last axis, p clipped to [eps, 1 - eps]."""
     p = y_pred.clamp(EPSILON, 1 - EPSILON)
-    return -(y_true * torch.log(p) + (1 - y_true) * torch.log(1 - p)).mean(-1)
+    return -mean_last(y_true * torch.log(p) + (1 - y_true) * torch.log(1 - p))
 
 
 def binary_crossentropy_from_logits(y_true, logits):
     target = y_true.expand_as(logits)
-    return F.binary_cross_entropy_with_logits(logits, target, reduction="none").mean(-1)
+    return mean_last(F.binary_cross_entropy_with_logits(logits, target, reduction="none"))
 
 
 def categorical_crossentropy(y_true, y_pred):
@@ -53,11 +58,11 @@ def sparse_categorical_crossentropy_from_logits(y_true, logits):
 
 
 def mean_squared_error(y_true, y_pred):
-    return (y_pred - y_true).square().mean(-1)
+    return mean_last((y_pred - y_true).square())
 
 
 def mean_absolute_error(y_true, y_pred):
-    return (y_pred - y_true).abs().mean(-1)
+    return mean_last((y_pred - y_true).abs())
 
 
 class Loss:

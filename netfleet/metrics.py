@@ -11,7 +11,7 @@ from netfleet.errors import InvalidTypeError, unknown_name_error
 
 
 def binary_accuracy(y_true, y_pred, threshold=0.5):
-    return ((y_pred > threshold) == (y_true > 0.5)).float().mean(-1)
+    return losses.mean_last(((y_pred > threshold) == (y_true > 0.5)).float())
 
 
 def categorical_accuracy(y_true, y_pred):
@@ -55,7 +55,7 @@ class MeanMetric(Metric):
 
     def reset(self, members):
         self.total = torch.zeros(members)
-        self.count = torch.zeros(members)
+        self.count = 0.0  # a host number while unweighted: no device op per batch
 
     def update(self, y_true, y_pred, weights=None):
         self._add(self.fn(y_true, y_pred), weights)
@@ -63,13 +63,13 @@ class MeanMetric(Metric):
     def _add(self, values, weights):
         if weights is None:
             self.total += values.sum(1)
-            self.count += values.shape[1]
+            self.count = self.count + values.shape[1]
         else:
             self.total += (values * weights).sum(1)
-            self.count += weights.expand_as(values).sum(1)
+            self.count = self.count + weights.expand_as(values).sum(1)
 
     def result(self):
-        return self.total / self.count.clamp_min(1e-12)
+        return self.total / torch.as_tensor(self.count, dtype=torch.float32).clamp_min(1e-12)
 
 
 class Accuracy(MeanMetric):

@@ -86,14 +86,14 @@ class Accumulator:
         for metric in self.metrics:
             metric.reset(members)
         self.loss_total = torch.zeros(members)
-        self.count = torch.zeros(members)
+        self.count = 0.0  # a host number while every row is real: no device op per batch
 
     def add(self, per_example_loss, y_true, y_pred, weights, count, activation=None):
         """Add a batch; `activation` is set when `y_pred` holds logits."""
         with torch.no_grad():
             weighted = per_example_loss if weights is None else per_example_loss * weights
             self.loss_total += weighted.sum(1)
-            self.count += count
+            self.count = self.count + count
             for metric in self.metrics:
                 if activation is None:
                     metric.update(y_true, y_pred, weights)
@@ -102,7 +102,8 @@ class Accumulator:
 
     def running(self):
         results = {m.name: m.result() for m in self.metrics}
-        return {"loss": self.loss_total / self.count.clamp_min(1e-12), **results}
+        count = torch.as_tensor(self.count, dtype=torch.float32).clamp_min(1e-12)
+        return {"loss": self.loss_total / count, **results}
 
 
 def _example_weights(batch, dataset):
@@ -188,6 +189,7 @@ def fit(
     logits_activation = model.compiled.logits_activation(model._final_activation())
     dropout = ForwardContext(True, *model._dropout_generators())
 
+    ones = torch.ones(members)  # d(sum of member losses)/d(member loss): each its own gradient
     history = History()
     callback_list = CallbackList(
         [history, *callbacks], model, {"epochs": epochs, "steps": plan.steps, "verbose": verbose}
@@ -213,7 +215,7 @@ def fit(
                     callback_list.on_train_batch_begin(step, {})
                 loss = _forward_loss(model, batch, dataset, accumulator, logits_activation, True)
                 store.zero_grad()
-                loss.sum().backward()
+                torch.autograd.backward(loss, ones)
                 optimizer.apply(
                     store.data, store.grad, _combine(model._active_mask(), batch.active)
                 )

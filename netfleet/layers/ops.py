@@ -4,26 +4,21 @@ import torch
 
 
 def member_linear(x, kernel, bias=None):
-    """`x @ kernel + bias` for each member.
+    """`x @ kernel + bias` for each member, as one batched matrix product.
 
     Shape:
         x: `(M, batch, ..., in)`, or `(1, batch, ..., in)` when every member sees the same
-        batch; kernel: `(M, in, out)`; bias: `(M, out)` → `(M, batch, ..., out)`.
+        batch (broadcast, not copied); kernel: `(M, in, out)`; bias: `(M, out)` →
+        `(M, batch, ..., out)`.
 
-    Members that share their input run as one wide matrix product (one GEMM for all M, and
-    exactly `addmm` at M = 1); members with their own input run as one `baddbmm`.
+    One `baddbmm` for every M, M = 1 included: on CPU it measured faster than `addmm` on
+    one member's slices and than one wide GEMM over members sharing their input.
     """
     members, n_in, n_out = kernel.shape
     lead = x.shape[1:-1]
-    if x.shape[0] == 1:
-        flat = x.reshape(-1, n_in)
-        if members == 1:
-            out = flat @ kernel[0] if bias is None else torch.addmm(bias[0], flat, kernel[0])
-            return out.view(1, *lead, n_out)
-        wide = kernel.permute(1, 0, 2).reshape(n_in, members * n_out)
-        out = flat @ wide if bias is None else torch.addmm(bias.reshape(-1), flat, wide)
-        return out.view(-1, members, n_out).transpose(0, 1).reshape(members, *lead, n_out)
     flat = x.reshape(x.shape[0], -1, n_in)
+    if flat.shape[0] != members:
+        flat = flat.expand(members, -1, -1)
     if bias is None:
         out = torch.bmm(flat, kernel)
     else:
