@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import typing
 from importlib import resources
 
 import numpy as np
-import pandas as pd
+
+if typing.TYPE_CHECKING:
+    import pandas as pd
 
 
 def read_frame(filename: str) -> pd.DataFrame:
     """Returns the packaged ``data/<filename>`` read by ``pd.read_csv`` with its defaults."""
+    import pandas as pd  # imported here: `import netfleet` does not pay for pandas
+
     with (resources.files(__package__) / "data" / filename).open("rb") as stream:
         return pd.read_csv(stream)
 

@@ -8,10 +8,14 @@ package, so loading needs no network.
 
 from __future__ import annotations
 
+import typing
+
 import numpy as np
-import pandas as pd
 
 from netfleet.datasets import _bundled
+
+if typing.TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["load_data", "load_frame"]
 
