@@ -1,9 +1,9 @@
 """Batch indices for an epoch, drawn once up front for every member.
 
 Members whose rows and seed agree draw one shared order (their batches then enter the
-first layer as one wide matrix product); members with their own rows or seeds (CV folds,
-stacked models) get one order each, padded to a common length with a 0/1 mask where their
-row counts differ.
+first layer as one wide matrix product, when they also share the batch size); members with
+their own rows or seeds (CV folds, stacked models) get one order each. Where row counts or
+batch sizes differ, each step is padded to its largest batch with a 0/1 mask.
 """
 
 import torch
@@ -42,19 +42,23 @@ class Batch:
 
 
 class BatchPlan:
-    """Cuts each member's rows into batches of `batch_size`, reshuffled every epoch.
+    """Cuts each member's rows into batches of its batch size, reshuffled every epoch.
+
+    At step s, member m has the rows `order_m[s * B_m : (s + 1) * B_m]` of its epoch's
+    order; the run has as many steps as the member that needs the most. Where members'
+    row counts or batch sizes differ, each step is padded to its largest batch with a 0/1
+    mask, and members without rows in a step are inactive for it.
 
     Args:
         rows: One index tensor per member, or one tensor shared by all members.
         members: Number of members M.
-        batch_size: Rows per step.
+        batch_size: Rows per step: an int, or one int per member.
         shuffle: Whether to draw a new order every epoch.
         generators: One `torch.Generator` per member (used when shuffling).
         seeds: Each member's seed; members with equal seeds and rows share one order.
     """
 
     def __init__(self, rows, members, batch_size, shuffle, generators, seeds):
-        self.batch_size = batch_size
         self.shuffle = shuffle
         self.members = members
         per_member = rows if isinstance(rows, (list, tuple)) else [rows] * members
@@ -65,10 +69,29 @@ class BatchPlan:
             first.setdefault(key, m)
         self.leaders = sorted(set(first.values()))
         self.generators = generators
-        self.shared = len(self.leaders) == 1
         self.lengths = torch.tensor([len(r) for r in per_member])
-        self.steps = -(-int(self.lengths.max()) // batch_size)
+        self.sizes = torch.as_tensor(batch_size).expand(members)
+        self.batch_size = int(self.sizes.max())
+        uniform = bool((self.sizes == self.batch_size).all())
+        self.shared = len(self.leaders) == 1 and uniform
+        self.steps = int((-(-self.lengths // self.sizes)).max())
         self._group = torch.tensor([first[k] for k in keys])
+        self._padding = None
+        if not (uniform and bool((self.lengths == self.lengths[0]).all())):
+            self._padding = self._pad_steps()
+
+    def _pad_steps(self):
+        """Each step's width, mask (M, width) and active members (None when all are)."""
+        starts = torch.arange(self.steps).unsqueeze(1) * self.sizes
+        counts = (self.lengths - starts).clamp(0).minimum(self.sizes)  # (steps, M)
+        masks = (torch.arange(self.batch_size) < counts.unsqueeze(2)).float()
+        active = counts > 0
+        return [
+            (width, masks[s, :, :width], None if everyone else active[s])
+            for s, (width, everyone) in enumerate(
+                zip(counts.amax(1).tolist(), active.all(1).tolist())
+            )
+        ]
 
     def _order(self, member):
         rows = self.rows[member]
@@ -83,19 +106,16 @@ class BatchPlan:
         if self.shared:
             order = orders[self.leaders[0]]
             return [Batch(order[s : s + size]) for s in range(0, len(order), size)]
-        longest = int(self.lengths.max())
-        idx = torch.zeros(self.members, longest, dtype=torch.long)
+        if self._padding is None:
+            idx = torch.stack([orders[int(self._group[m])] for m in range(self.members)])
+            return [Batch(idx[:, s : s + size]) for s in range(0, idx.shape[1], size)]
+        idx = torch.zeros(self.steps, self.members, size, dtype=torch.long)
         for m in range(self.members):
-            order = orders[int(self._group[m])]
-            idx[m, : len(order)] = order
-        if bool((self.lengths == longest).all()):
-            return [Batch(idx[:, s : s + size]) for s in range(0, longest, size)]
-        mask = (torch.arange(longest).unsqueeze(0) < self.lengths.unsqueeze(1)).float()
-        batches = []
-        for s in range(0, longest, size):
-            step_mask = mask[:, s : s + size]
-            active = step_mask.sum(1) > 0
-            batches.append(
-                Batch(idx[:, s : s + size], step_mask, None if bool(active.all()) else active)
-            )
-        return batches
+            order, width = orders[int(self._group[m])], int(self.sizes[m])
+            column = order.new_zeros(self.steps * width)
+            column[: len(order)] = order
+            idx[:, m, :width] = column.view(self.steps, width)
+        return [
+            Batch(idx[s, :, :width], mask, active)
+            for s, (width, mask, active) in enumerate(self._padding)
+        ]

@@ -12,7 +12,7 @@ import torch
 
 from netfleet import losses, metrics
 from netfleet.callbacks.base import CallbackList
-from netfleet.engine import data, seeding
+from netfleet.engine import data, fused, seeding
 from netfleet.engine.batching import BatchPlan
 from netfleet.engine.context import ForwardContext, forward_context
 from netfleet.engine.history import History
@@ -23,6 +23,8 @@ from netfleet.errors import (
     argument_error,
     check_positive_int,
 )
+
+DEFAULT_BATCH_SIZE = 32  # fit's, as in Keras
 
 
 class Dataset:
@@ -123,9 +125,7 @@ def _forward_loss(model, batch, dataset, accumulator, logits_activation, trainin
     weights = _example_weights(batch, dataset)
     count = batch.count()
     accumulator.add(per_example.detach(), yb, out.detach(), weights, count, logits_activation)
-    if weights is None:
-        return per_example.mean(1)
-    return (per_example * weights).sum(1) / count
+    return fused.member_mean(per_example, weights, count)
 
 
 def _logs(running, prefix="", active=None):
@@ -154,9 +154,14 @@ def fit(
     initial_epoch=0,
     member_rows=None,
     member_validation_rows=None,
+    member_batch_sizes=None,
 ):
     owner = "fit"
-    batch_size = 32 if batch_size is None else check_positive_int(batch_size, "batch_size", owner)
+    batch_size = (
+        DEFAULT_BATCH_SIZE
+        if batch_size is None
+        else check_positive_int(batch_size, "batch_size", owner)
+    )
     epochs = check_positive_int(epochs, "epochs", owner, minimum=0)
     initial_epoch = check_positive_int(initial_epoch, "initial_epoch", owner, minimum=0)
     verbose = _check_verbose(verbose, owner)
@@ -183,8 +188,9 @@ def fit(
     if not optimizer.is_built_for(store.data):
         optimizer.build(store.data)
     rows = _member_rows(member_rows, len(dataset), members)
+    sizes = _member_batch_sizes(member_batch_sizes, batch_size, members)
     plan = BatchPlan(
-        rows, members, batch_size, shuffle, model._generators(seeding.SHUFFLE), model.member_seeds
+        rows, members, sizes, shuffle, model._generators(seeding.SHUFFLE), model.member_seeds
     )
     logits_activation = model.compiled.logits_activation(model._final_activation())
     dropout = ForwardContext(True, *model._dropout_generators())
@@ -197,6 +203,9 @@ def fit(
     model.stop_training = False
     model.history = history
     callback_list.on_train_begin({})
+    fused_step = fused.training_step(
+        model, dataset, store, logits_activation, callback_list.wants_batches
+    )
     logs = {}
     for epoch in range(initial_epoch, epochs):
         if model.stop_training:
@@ -213,9 +222,14 @@ def fit(
             for step, batch in enumerate(plan.epoch()):
                 if callback_list.wants_batches:
                     callback_list.on_train_batch_begin(step, {})
-                loss = _forward_loss(model, batch, dataset, accumulator, logits_activation, True)
-                store.zero_grad()
-                torch.autograd.backward(loss, ones)
+                if fused_step is not None:
+                    loss = fused_step(batch, accumulator, _example_weights(batch, dataset))
+                else:
+                    loss = _forward_loss(
+                        model, batch, dataset, accumulator, logits_activation, True
+                    )
+                    store.zero_grad()
+                    torch.autograd.backward(loss, ones)
                 optimizer.apply(
                     store.data, store.grad, _combine(model._active_mask(), batch.active)
                 )
@@ -240,6 +254,17 @@ def _combine(active_members, step_active):
     if active_members is None:
         return step_active
     return active_members if step_active is None else active_members & step_active
+
+
+def _member_batch_sizes(sizes, batch_size, members):
+    """Each member's batch size: one int for all, or a list of M ints."""
+    if sizes is None:
+        return batch_size
+    if not isinstance(sizes, (list, tuple, np.ndarray)) or len(sizes) != members:
+        expected = f"a list of one batch size per member ({members})"
+        raise argument_error("member_batch_sizes", "fit", expected, sizes)
+    sizes = [check_positive_int(s, "member_batch_sizes", "fit") for s in sizes]
+    return sizes[0] if len(set(sizes)) == 1 else sizes
 
 
 def _member_rows(rows, n, members):

@@ -1,12 +1,16 @@
 """Stack structurally identical models into one fleet, and unstack a fleet back into
-ordinary models. Each member keeps its weights, seed, optimizer settings and swept
-settings; optimizer state (moments) starts afresh in the result."""
+ordinary models. Each member keeps its weights, seed, optimizer kind and settings and swept
+settings; optimizer state (moments) starts afresh in the result. Models with different
+optimizer kinds make a fleet with a `MixedOptimizer`."""
+
+import itertools
 
 import torch
 
 from netfleet.errors import InvalidArgumentError, InvalidTypeError
 from netfleet.models.cloning import clone_model
 from netfleet.models.model import Model
+from netfleet.optimizers import MixedOptimizer
 
 
 def _signature(model):
@@ -43,11 +47,6 @@ def _check_stackable(models):
                 f"Model {i} cannot share a batched run with model 0: their layers differ "
                 f"({_signature(model)} vs {_signature(reference)})."
             )
-        if type(model.compiled.optimizer) is not type(reference.compiled.optimizer):
-            raise InvalidArgumentError(
-                f"Model {i} uses {type(model.compiled.optimizer).__name__} and model 0 uses "
-                f"{type(reference.compiled.optimizer).__name__}: a fleet has one optimizer kind."
-            )
         if model.compiled.loss.name != reference.compiled.loss.name or (
             model.compiled.metric_ids != reference.compiled.metric_ids
         ):
@@ -60,7 +59,8 @@ def stack(models, member_params=None):
     """One fleet whose members are the members of `models`, in order.
 
     Args:
-        models: Compiled models with identical layer shapes and the same optimizer kind.
+        models: Compiled models with identical layer shapes, loss and metrics. Their
+            optimizers may be of different kinds.
         member_params: Optional settings dict per resulting member, to label its history.
             Defaults to each model's own `member_params`.
     """
@@ -68,13 +68,12 @@ def stack(models, member_params=None):
     _check_stackable(models)
     reference = models[0]
     fleet = clone_model(reference, seed=reference.seed)
-    seeds, params, rows = [], [], []
+    seeds, params, optimizers = [], [], []
     for model in models:
-        optimizer = model.compiled.optimizer
+        optimizers += _member_optimizers(model)
         for m in range(model.num_members):
             seeds.append(model.member_seeds[m])
             params.append(model.member_params[m] if m < len(model.member_params) else {})
-            rows.append(optimizer.member_config(m % optimizer.num_members))
     if member_params is not None:
         if len(member_params) != len(seeds):
             raise InvalidArgumentError(
@@ -88,10 +87,35 @@ def stack(models, member_params=None):
             )
             setattr(target, name, value.requires_grad_(target.trainable))
     compiled = reference.compiled
-    optimizer = type(compiled.optimizer).for_members(rows)
-    fleet.compile(optimizer=optimizer, loss=compiled.loss, metrics=compiled.metric_ids)
+    fleet.compile(
+        optimizer=_fleet_optimizer(optimizers), loss=compiled.loss, metrics=compiled.metric_ids
+    )
     fleet.set_members(len(seeds), seeds=seeds, params=params)
     return fleet
+
+
+def _member_optimizers(model):
+    """Each member's optimizer kind and hyperparameters, as `(class, config)` pairs."""
+    optimizer = model.compiled.optimizer
+    if isinstance(optimizer, MixedOptimizer):
+        parts = optimizer.parts
+    else:
+        parts = [(optimizer, model.num_members)]
+    return [
+        (type(part), part.member_config(m % part.num_members))
+        for part, count in parts
+        for m in range(count)
+    ]
+
+
+def _fleet_optimizer(members):
+    """One optimizer for `members` (`(class, config)` pairs): their kind's, or a
+    `MixedOptimizer` with one part per run of consecutive members of one kind."""
+    parts = []
+    for cls, run in itertools.groupby(members, key=lambda member: member[0]):
+        rows = [config for _, config in run]
+        parts.append((cls.for_members(rows), len(rows)))
+    return parts[0][0] if len(parts) == 1 else MixedOptimizer(parts)
 
 
 def _members_of(weight, model):
@@ -103,17 +127,16 @@ def unstack(fleet):
     """The members of `fleet` as separate single models (weights copied)."""
     fleet._require_built("unstack()")
     fleet._require_compiled("unstack")
-    optimizer = fleet.compiled.optimizer
+    optimizers = _member_optimizers(fleet)
     singles = []
-    for m in range(fleet.num_members):
+    for m, (cls, config) in enumerate(optimizers):
         model = clone_model(fleet, seed=fleet.member_seeds[m])
         for target, source in zip(model.layers, fleet.layers):
             for name in target._weight_names:
                 value = _members_of(getattr(source, name), fleet)[m : m + 1].clone()
                 setattr(target, name, value.requires_grad_(target.trainable))
-        config = optimizer.member_config(m % optimizer.num_members)
         model.compile(
-            optimizer=type(optimizer)(**config),
+            optimizer=cls(**config),
             loss=fleet.compiled.loss,
             metrics=fleet.compiled.metric_ids,
         )

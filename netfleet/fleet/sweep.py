@@ -2,10 +2,11 @@
 
 Each configuration is built as its own single model (seeded as a separate run would be),
 compiled, and grouped with the configurations it can train with (`group_indices`: same
-layer shapes, optimizer kind, loss, metrics and fit settings but `epochs`). Each group is
-stacked into one fleet, fitted once up to its largest `epochs`, and unstacked. A member
-with fewer epochs is frozen at the end of its last one, so its trained weights and history
-are those a separate run of its own length gives.
+layer shapes, loss, metrics and fit settings but `epochs` and, for small models,
+`batch_size`; any optimizer kinds). Each group is stacked into one fleet, fitted once up to
+its largest `epochs` with each member's own batch size, and unstacked. A member with fewer
+epochs is frozen at the end of its last one, so its trained weights and history are those a
+separate run of its own length and batch size gives.
 """
 
 import itertools
@@ -14,6 +15,7 @@ import numpy as np
 
 from netfleet.callbacks.base import Callback
 from netfleet.engine.seeding import set_random_seed
+from netfleet.engine.training import DEFAULT_BATCH_SIZE
 from netfleet.errors import (
     InvalidArgumentError,
     InvalidTypeError,
@@ -93,12 +95,17 @@ def sweep(build, grid, x, y, *, compile=None, fit=None, validation_data=None, se
             "sweep cannot run these configurations (nothing was trained):\n" + "\n".join(problems)
         )
 
-    groups = group_indices(models, settings)
+    groups = group_indices(models, settings, mix_batch_sizes=True)
     trained = [None] * len(configs)
     for group in groups:
         fleet = stack([models[i] for i in group], member_params=[configs[i] for i in group])
         epochs = [settings[i].get("epochs", 1) for i in group]
-        fit_settings = {k: v for k, v in settings[group[0]].items() if k != "epochs"}
+        sizes = [settings[i].get("batch_size", DEFAULT_BATCH_SIZE) for i in group]
+        fit_settings = {
+            **{k: v for k, v in settings[group[0]].items() if k not in ("epochs", "batch_size")},
+            "batch_size": max(sizes),  # validation's, which any batch size gives
+            "member_batch_sizes": sizes,
+        }
         for index, model in zip(group, _run(fleet, epochs, x, y, {**options, **fit_settings})):
             trained[index] = model
     histories = [model.history.history for model in trained]

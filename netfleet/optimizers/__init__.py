@@ -6,13 +6,27 @@ from netfleet.optimizers.adagrad import Adagrad
 from netfleet.optimizers.adam import Adam
 from netfleet.optimizers.adamax import Adamax
 from netfleet.optimizers.base import Optimizer
+from netfleet.optimizers.mixed import MixedOptimizer
 from netfleet.optimizers.nadam import Nadam
 from netfleet.optimizers.rmsprop import RMSprop
 from netfleet.optimizers.sgd import SGD
 
-__all__ = ["SGD", "Adadelta", "Adagrad", "Adam", "Adamax", "Nadam", "Optimizer", "RMSprop", "get"]
+__all__ = [
+    "SGD",
+    "Adadelta",
+    "Adagrad",
+    "Adam",
+    "Adamax",
+    "MixedOptimizer",
+    "Nadam",
+    "Optimizer",
+    "RMSprop",
+    "get",
+]
 
 CLASSES = {cls.__name__: cls for cls in (SGD, RMSprop, Adam, Adadelta, Adagrad, Adamax, Nadam)}
+# What a config dict may name: the rules, and fleets that mix them.
+CONFIG_CLASSES = {**CLASSES, MixedOptimizer.__name__: MixedOptimizer}
 
 
 def get(identifier):
@@ -22,9 +36,11 @@ def get(identifier):
     if isinstance(identifier, type) and issubclass(identifier, Optimizer):
         return identifier()
     if isinstance(identifier, dict):
-        cls = CLASSES.get(identifier.get("class_name"))
+        cls = CONFIG_CLASSES.get(identifier.get("class_name"))
         if cls is None:
-            raise unknown_name_error("optimizer", identifier.get("class_name"), list(CLASSES))
+            raise unknown_name_error(
+                "optimizer", identifier.get("class_name"), list(CONFIG_CLASSES)
+            )
         return cls.from_config(identifier.get("config", {}))
     if isinstance(identifier, str):
         by_name = {name.lower(): cls for name, cls in CLASSES.items()}

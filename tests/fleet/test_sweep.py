@@ -37,14 +37,14 @@ NOTEBOOK_SWEEPS = [
     pytest.param(
         {"batch_size": [16, 32, 64, 128]},
         {"compile": {"optimizer": "sgd", **COMPILE}, "fit": {"epochs": 10}},
-        4,
+        1,
         lambda c: {"optimizer": "sgd", "batch_size": c["batch_size"]},
         id="batch_sizes",
     ),
     pytest.param(
         {"optimizer": list(OPTIMIZER_STRINGS)},
         {"compile": COMPILE, "fit": {"batch_size": 16, "epochs": 5}},
-        4,
+        1,
         lambda c: {"optimizer": OPTIMIZER_STRINGS[c["optimizer"]](), "epochs": 5},
         id="optimizers",
     ),
@@ -113,7 +113,7 @@ def test_notebook_sweep_reproduces_separate_runs(
         assert_same_weights(result.models[index], model)
 
 
-def test_six_optimizers_form_one_run_per_optimizer_kind(banknotes_split, build_model):
+def test_six_optimizers_form_one_run_and_each_keeps_its_kind(banknotes_split, build_model):
     X_train, _, y_train, _ = banknotes_split
     result = sweep(
         build_model,
@@ -124,7 +124,7 @@ def test_six_optimizers_form_one_run_per_optimizer_kind(banknotes_split, build_m
         fit={"batch_size": 16},
         seed=SEED,
     )
-    assert result.groups == [[0, 1, 2], [3], [4], [5]]
+    assert result.groups == [[0, 1, 2, 3, 4, 5]]
     kinds = [type(model.compiled.optimizer).__name__ for model in result.models]
     assert kinds == ["SGD", "SGD", "SGD", "Adam", "Adagrad", "RMSprop"]
     sgd_configs = [m.compiled.optimizer.member_config(0) for m in result.models[:3]]
@@ -208,7 +208,7 @@ def test_optimizer_and_its_hyperparameters_cross(banknotes_split, build_model):
         compile=COMPILE,
         seed=SEED,
     )
-    assert result.groups == [[0, 1], [2, 3]]
+    assert result.groups == [[0, 1, 2, 3]]
     configs = [
         (
             type(m.compiled.optimizer).__name__,
@@ -217,6 +217,21 @@ def test_optimizer_and_its_hyperparameters_cross(banknotes_split, build_model):
         for m in result.models
     ]
     assert configs == [("SGD", 0.01), ("SGD", 0.1), ("Adam", 0.01), ("Adam", 0.1)]
+
+
+def test_batch_sizes_and_optimizer_kinds_cross_in_one_run(banknotes_split, build_model, fit_calls):
+    X_train, _, y_train, _ = banknotes_split
+    data = (X_train[:256], None, y_train[:256], None)
+    grid = {"optimizer": ["sgd", "adam"], "batch_size": [16, 32, 64, 128]}
+    result = sweep(build_model, grid, data[0], data[2], compile=COMPILE, fit={"epochs": 2}, seed=0)
+    assert result.groups == [list(range(8))]
+    assert len(fit_calls) == 1
+    for index, config in enumerate(result.configs):
+        model, history = fit_alone(build_model, data, epochs=2, **config)
+        assert_same_weights(result.models[index], model)
+        np.testing.assert_allclose(
+            result.histories[index]["loss"], history.history["loss"], rtol=1e-5
+        )
 
 
 def test_seed_can_be_swept_and_each_member_starts_like_its_own_run(banknotes_split, build_model):
