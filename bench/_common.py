@@ -12,7 +12,9 @@ import os
 import platform
 import statistics
 import struct
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -178,3 +180,51 @@ def print_table(headers: list[str], rows: list[list[str]], file=None) -> None:
     print("| " + " | ".join("-" * w for w in widths) + " |", file=file)
     for r in rows:
         print(line(r), file=file)
+
+
+def spawn(script: str, system: str, cfg: dict, python: str, timeout: float) -> dict:
+    """Run `script --child system` in a fresh process with `cfg`; its last JSON result line."""
+    env = set_thread_env(dict(os.environ), cfg["threads"])
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(REPO_ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
+    )
+    env["PYTHONUNBUFFERED"] = "1"
+    if system in ("keras", "scikeras"):
+        env["KERAS_BACKEND"] = "tensorflow"
+    cmd = [
+        python,
+        str(Path(script).resolve()),
+        "--child",
+        system,
+        "--child-config",
+        json.dumps(cfg),
+    ]
+    t0 = time.perf_counter()
+    try:
+        p = subprocess.run(
+            cmd,
+            check=False,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=str(REPO_ROOT),
+        )
+    except subprocess.TimeoutExpired:
+        return {"system": system, "error": f"timed out after {timeout:.0f} s"}
+    except OSError as e:
+        return {"system": system, "error": f"cannot start {python}: {e}"}
+    wall = time.perf_counter() - t0
+    results = parse_results(p.stdout)
+    if results:
+        r = results[-1]
+    else:
+        tail = [ln for ln in p.stderr.strip().splitlines() if ln.strip()]
+        r = {
+            "system": system,
+            "error": f"child exited with status {p.returncode}: {tail[-1] if tail else 'no output'}",
+        }
+    r["process_wall_s"] = wall
+    if "error" in r:
+        r["stderr_tail"] = p.stderr[-4000:]
+    return r

@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -346,51 +345,6 @@ def run_child(system: str, cfg: dict) -> None:
 
 
 # =========================================================================== parent
-def spawn(system: str, cfg: dict, python: str, timeout: float) -> dict:
-    env = C.set_thread_env(dict(os.environ), cfg["threads"])
-    env["PYTHONPATH"] = os.pathsep.join(
-        [str(C.REPO_ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
-    )
-    env["PYTHONUNBUFFERED"] = "1"
-    if system == "keras":
-        env["KERAS_BACKEND"] = "tensorflow"
-    cmd = [
-        python,
-        str(Path(__file__).resolve()),
-        "--child",
-        system,
-        "--child-config",
-        json.dumps(cfg),
-    ]
-    t0 = time.perf_counter()
-    try:
-        p = subprocess.run(
-            cmd,
-            check=False,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            cwd=str(C.REPO_ROOT),
-        )
-    except subprocess.TimeoutExpired:
-        return {"system": system, "error": f"timed out after {timeout:.0f} s"}
-    except OSError as e:
-        return {"system": system, "error": f"cannot start {python}: {e}"}
-    wall = time.perf_counter() - t0
-    results = C.parse_results(p.stdout)
-    if results:
-        r = results[-1]
-    else:
-        tail = [ln for ln in p.stderr.strip().splitlines() if ln.strip()]
-        r = {
-            "system": system,
-            "error": f"child exited with status {p.returncode}: {tail[-1] if tail else 'no output'}",
-        }
-    r["process_wall_s"] = wall
-    if "error" in r:
-        r["stderr_tail"] = p.stderr[-4000:]
-    return r
 
 
 def _ratio(a, b):
@@ -631,7 +585,7 @@ def main(argv=None) -> int:
             python = args.keras_python if (s == "keras" and args.keras_python) else sys.executable
             tag = f" (round {rep + 1}/{args.repeat})" if args.repeat > 1 else ""
             print(f"running {s}{tag} ...", file=sys.stderr, flush=True)
-            r = spawn(s, cfg, python, args.timeout)
+            r = C.spawn(__file__, s, cfg, python, args.timeout)
             runs[s].append(r)
             if "error" in r:
                 print(f"  {s} unavailable: {r['error']}", file=sys.stderr, flush=True)
