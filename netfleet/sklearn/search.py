@@ -29,6 +29,16 @@ from netfleet.sklearn.base import BaseNetEstimator
 class _FleetSearch(BaseSearchCV):
     """What both searches share: `fit`, from candidates that a subclass lists."""
 
+    def __init__(self, estimator, scoring, cv, refit, return_train_score, verbose, error_score):
+        """Store the settings every fleet search shares (scikit-learn's rule: only store)."""
+        self.estimator = estimator
+        self.scoring = scoring
+        self.cv = cv
+        self.refit = refit
+        self.return_train_score = return_train_score
+        self.verbose = verbose
+        self.error_score = error_score
+
     def _candidates(self):
         raise NotImplementedError
 
@@ -136,14 +146,10 @@ class FleetSearchCV(_FleetSearch):
         verbose=0,
         error_score=np.nan,
     ):
-        self.estimator = estimator
+        _FleetSearch.__init__(
+            self, estimator, scoring, cv, refit, return_train_score, verbose, error_score
+        )
         self.param_grid = param_grid
-        self.scoring = scoring
-        self.cv = cv
-        self.refit = refit
-        self.return_train_score = return_train_score
-        self.verbose = verbose
-        self.error_score = error_score
 
     def _candidates(self):
         return list(ParameterGrid(self.param_grid))
@@ -181,16 +187,12 @@ class FleetRandomizedSearchCV(_FleetSearch):
         verbose=0,
         error_score=np.nan,
     ):
-        self.estimator = estimator
+        _FleetSearch.__init__(
+            self, estimator, scoring, cv, refit, return_train_score, verbose, error_score
+        )
         self.param_distributions = param_distributions
         self.n_iter = n_iter
         self.random_state = random_state
-        self.scoring = scoring
-        self.cv = cv
-        self.refit = refit
-        self.return_train_score = return_train_score
-        self.verbose = verbose
-        self.error_score = error_score
 
     def _candidates(self):
         sampler = ParameterSampler(
