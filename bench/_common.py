@@ -228,3 +228,44 @@ def spawn(script: str, system: str, cfg: dict, python: str, timeout: float) -> d
     if "error" in r:
         r["stderr_tail"] = p.stderr[-4000:]
     return r
+
+
+def add_run_arguments(ap, systems, timeout, keras_help):
+    """The options every benchmark shares: which systems, threads, repeats, where the Keras
+    child runs, limits, output, and the hidden child-mode switches."""
+    import argparse
+
+    ap.add_argument(
+        "--only",
+        default=",".join(systems),
+        help=f"comma-separated systems to run, from {', '.join(systems)}",
+    )
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="run every system this many times, order alternating; keep each one's fastest",
+    )
+    ap.add_argument("--keras-python", default=None, help=keras_help)
+    ap.add_argument("--timeout", type=float, default=timeout, help="seconds per child process")
+    ap.add_argument("--json", default=None, help="write the results to this JSON file")
+    ap.add_argument(
+        "-v", "--verbose", action="store_true", help="print the stderr of a failing child"
+    )
+    ap.add_argument("--child", choices=systems, help=argparse.SUPPRESS)
+    ap.add_argument("--child-config", help=argparse.SUPPRESS)
+
+
+def selected_systems(ap, text, systems, aliases=None):
+    """The systems named in `--only`, in the benchmark's own order (unknown names: an error)."""
+    aliases = aliases or {}
+    chosen = set()
+    for name in text.split(","):
+        name = aliases.get(name.strip().lower(), name.strip().lower())
+        if not name:
+            continue
+        if name not in systems:
+            ap.error(f"unknown system {name!r}; choose from {', '.join(systems)}")
+        chosen.add(name)
+    return [s for s in systems if s in chosen]

@@ -431,49 +431,22 @@ def main(argv=None) -> int:
     )
     ap.add_argument("--n", type=int, default=12000, help="first N MNIST training images")
     ap.add_argument("--folds", type=int, default=3, help="KFold splits (default 3)")
-    ap.add_argument(
-        "--only",
-        default=",".join(SYSTEMS),
-        help=f"comma-separated systems to run, from {', '.join(SYSTEMS)}",
+    C.add_run_arguments(
+        ap,
+        SYSTEMS,
+        timeout=3600,
+        keras_help="interpreter for the scikeras child (a venv with keras + scikeras)",
     )
-    ap.add_argument("--threads", type=int, default=2)
     ap.add_argument(
         "--seed", type=int, default=0, help="NetClassifier seed / scikeras random_state"
     )
-    ap.add_argument(
-        "--repeat",
-        type=int,
-        default=1,
-        help="run every system this many times, order alternating; keep each one's fastest",
-    )
-    ap.add_argument(
-        "--keras-python",
-        default=None,
-        help="interpreter for the scikeras child (a venv with keras + scikeras)",
-    )
-    ap.add_argument("--timeout", type=float, default=3600, help="seconds per child process")
-    ap.add_argument("--json", default=None, help="write the results to this JSON file")
-    ap.add_argument(
-        "-v", "--verbose", action="store_true", help="print the stderr of a failing child"
-    )
-    ap.add_argument("--child", choices=SYSTEMS, help=argparse.SUPPRESS)
-    ap.add_argument("--child-config", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
 
     if args.child:
         run_child(args.child, json.loads(args.child_config))
         return 0
 
-    only = []
-    for s in args.only.split(","):
-        s = ALIASES.get(s.strip().lower(), s.strip().lower())
-        if not s:
-            continue
-        if s not in SYSTEMS:
-            ap.error(f"unknown system {s!r}; choose from {', '.join(SYSTEMS)}")
-        if s not in only:
-            only.append(s)
-    only = [s for s in SYSTEMS if s in only]
+    only = C.selected_systems(ap, args.only, SYSTEMS, ALIASES)
     if not 2 <= args.folds:
         ap.error("--folds must be at least 2")
 

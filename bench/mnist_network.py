@@ -508,10 +508,11 @@ def main(argv=None) -> int:
         help="fleet learning rates: 'sweep' = np.geomspace(3e-4, 3e-3, members), "
         "'same' = [1e-3] * members (default: sweep)",
     )
-    ap.add_argument(
-        "--only",
-        default=",".join(SYSTEMS),
-        help=f"comma-separated systems to run, from {', '.join(SYSTEMS)}",
+    C.add_run_arguments(
+        ap,
+        SYSTEMS,
+        timeout=1800,
+        keras_help="interpreter for the keras child (e.g. a separate venv's python)",
     )
     ap.add_argument(
         "--torch-bare",
@@ -525,43 +526,14 @@ def main(argv=None) -> int:
         default="median",
         help="per-epoch statistic the ratios use (default median; min is steadier on a busy host)",
     )
-    ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument(
-        "--repeat",
-        type=int,
-        default=1,
-        help="run every system this many times, order alternating; keep each "
-        "one's best run by --stat (the host is noisy)",
-    )
-    ap.add_argument(
-        "--keras-python",
-        default=None,
-        help="interpreter for the keras child (e.g. a separate venv's python)",
-    )
-    ap.add_argument("--timeout", type=float, default=1800, help="seconds per child process")
-    ap.add_argument("--json", default=None, help="write the results to this JSON file")
-    ap.add_argument(
-        "-v", "--verbose", action="store_true", help="print the stderr of a failing child"
-    )
-    ap.add_argument("--child", choices=SYSTEMS, help=argparse.SUPPRESS)
-    ap.add_argument("--child-config", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
 
     if args.child:
         run_child(args.child, json.loads(args.child_config))
         return 0
 
-    only = []
-    for s in args.only.split(","):
-        s = ALIASES.get(s.strip().lower(), s.strip().lower())
-        if not s:
-            continue
-        if s not in SYSTEMS:
-            ap.error(f"unknown system {s!r}; choose from {', '.join(SYSTEMS)}")
-        if s not in only:
-            only.append(s)
-    only = [s for s in SYSTEMS if s in only]  # fixed order
+    only = C.selected_systems(ap, args.only, SYSTEMS, ALIASES)
 
     try:
         data = str(C.mnist_dir(args.data))
