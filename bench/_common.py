@@ -269,3 +269,25 @@ def selected_systems(ap, text, systems, aliases=None):
             ap.error(f"unknown system {name!r}; choose from {', '.join(systems)}")
         chosen.add(name)
     return [s for s in systems if s in chosen]
+
+
+def run_child(system, run):
+    """Child-process entry: `run()` one system and print its one JSON result line (or the
+    error, so the parent reports it and goes on)."""
+    result = {"system": system, "load_start": load_average()}
+    try:
+        result.update(run())
+    except Exception as e:  # noqa: BLE001 - the parent reports the error and goes on
+        import traceback
+
+        traceback.print_exc(file=sys.stderr)
+        result["error"] = f"{type(e).__name__}: {e}"
+    result["load_end"] = load_average()
+    emit(result)
+
+
+def ratio(a, b):
+    """a / b, or None when either is missing or b is 0."""
+    if a is None or b is None or b == 0:
+        return None
+    return a / b

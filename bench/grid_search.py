@@ -216,25 +216,10 @@ def run_child(system: str, cfg: dict) -> None:
     import warnings
 
     warnings.filterwarnings("ignore")  # Keras' input_shape deprecation, per fit
-    result = {"system": system, "load_start": C.load_average()}
-    try:
-        result.update(CHILDREN[system](cfg))
-    except Exception as e:  # noqa: BLE001 - the parent reports the error and goes on
-        import traceback
-
-        traceback.print_exc(file=sys.stderr)
-        result["error"] = f"{type(e).__name__}: {e}"
-    result["load_end"] = C.load_average()
-    C.emit(result)
+    C.run_child(system, lambda: CHILDREN[system](cfg))
 
 
 # =========================================================================== parent
-
-
-def _ratio(a, b):
-    if a is None or b is None or b == 0:
-        return None
-    return a / b
 
 
 def _best(runs: list[dict]) -> dict:
@@ -321,7 +306,7 @@ def report(results: dict, args) -> dict:
                 C.fmt(r["fit_s"], ".1f"),
                 C.fmt(r.get("refit_s"), ".1f"),
                 C.fmt(_search_s(r), ".1f"),
-                C.fmt(_ratio(r["fit_s"], base), ".1f"),
+                C.fmt(C.ratio(r["fit_s"], base), ".1f"),
                 _params_text(r["best_params"]),
                 C.fmt(r["best_score"], ".4f"),
                 load,
@@ -339,12 +324,12 @@ def report(results: dict, args) -> dict:
     ]
     for name, system, target in specs:
         r = results.get(system, {})
-        v = _ratio(r.get("fit_s"), base) if r and "error" not in r else None
+        v = C.ratio(r.get("fit_s"), base) if r and "error" not in r else None
         ratios[name] = v
         if v is None:
             print(f"  {name:<44} -    (missing: a system did not run)")
             continue
-        w = _ratio(_search_s(r), _search_s(fl))
+        w = C.ratio(_search_s(r), _search_s(fl))
         ratios[name + " (search only)"] = w
         print(
             f"  {name:<44} {v:6.1f}   target >= {target:g}: "

@@ -332,25 +332,10 @@ CHILDREN = {
 
 def run_child(system: str, cfg: dict) -> None:
     """Entry point of a child process: run one system, print one JSON result line."""
-    result = {"system": system, "load_start": C.load_average()}
-    try:
-        result.update(CHILDREN[system](cfg))
-    except Exception as e:  # noqa: BLE001 - the parent reports the error and goes on
-        import traceback
-
-        traceback.print_exc(file=sys.stderr)
-        result["error"] = f"{type(e).__name__}: {e}"
-    result["load_end"] = C.load_average()
-    C.emit(result)
+    C.run_child(system, lambda: CHILDREN[system](cfg))
 
 
 # =========================================================================== parent
-
-
-def _ratio(a, b):
-    if a is None or b is None or b == 0:
-        return None
-    return a / b
 
 
 NOISY_SPREAD = 1.5  # steady epochs of one run differing by more than this: the host was busy
@@ -423,7 +408,7 @@ def report(results: dict, args) -> dict:
                 C.fmt(r.get("min_s")),
                 C.fmt(r["first_epoch_s"]),
                 acc,
-                C.fmt(_ratio(r[stat], base), ".2f"),
+                C.fmt(C.ratio(r[stat], base), ".2f"),
                 "; ".join(notes),
             ]
         )
@@ -438,7 +423,7 @@ def report(results: dict, args) -> dict:
                     C.fmt(r["min_s"] / m),
                     "-",
                     "-",
-                    C.fmt(_ratio(per, base), ".2f"),
+                    C.fmt(C.ratio(per, base), ".2f"),
                     f"best lr {r['best_member_lr']:.2g}, worst lr {r['worst_member_lr']:.2g}",
                 ]
             )
@@ -454,7 +439,7 @@ def report(results: dict, args) -> dict:
         ("keras / torch", med(ks), base, None, None),
     ]
     for name, a, b, op, target in specs:
-        r = _ratio(a, b)
+        r = C.ratio(a, b)
         ratios[name] = r
         if r is None:
             print(f"  {name:<24} -    (missing: a system did not run)")

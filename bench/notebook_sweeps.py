@@ -315,26 +315,16 @@ CHILDREN = {"sweep": child_sweep, "single": child_single, "keras": child_keras}
 
 def run_child(system: str, cfg: dict) -> None:
     """Entry point of a child process: run one system, print one JSON result line."""
-    result = {"system": system, "load_start": C.load_average()}
-    try:
-        result.update(CHILDREN[system](cfg))
-        result["total_s"] = sum(v["wall_s"] for v in result["loops"].values())
-    except Exception as e:  # noqa: BLE001 - the parent reports the error and goes on
-        import traceback
 
-        traceback.print_exc(file=sys.stderr)
-        result["error"] = f"{type(e).__name__}: {e}"
-    result["load_end"] = C.load_average()
-    C.emit(result)
+    def run():
+        result = CHILDREN[system](cfg)
+        result["total_s"] = sum(v["wall_s"] for v in result["loops"].values())
+        return result
+
+    C.run_child(system, run)
 
 
 # =========================================================================== parent
-
-
-def _ratio(a, b):
-    if a is None or b is None or b == 0:
-        return None
-    return a / b
 
 
 def _best(runs: list[dict]) -> dict:
@@ -400,7 +390,7 @@ def report(results: dict, args, data_info: dict) -> dict:
             + [C.fmt(r["loops"][n]["wall_s"]) for n, _, _ in LOOPS]
             + [
                 C.fmt(r["total_s"]),
-                C.fmt(_ratio(r["total_s"], base), ".1f"),
+                C.fmt(C.ratio(r["total_s"], base), ".1f"),
                 load,
                 "; ".join(notes),
             ]
@@ -421,8 +411,8 @@ def report(results: dict, args, data_info: dict) -> dict:
             ratios[name] = None
             print(f"  {name:<22} -    (missing: a system did not run)")
             continue
-        per = {n: _ratio(r["loops"][n]["wall_s"], sw["loops"][n]["wall_s"]) for n, _, _ in LOOPS}
-        total = _ratio(r["total_s"], base)
+        per = {n: C.ratio(r["loops"][n]["wall_s"], sw["loops"][n]["wall_s"]) for n, _, _ in LOOPS}
+        total = C.ratio(r["total_s"], base)
         ratios[name] = {"total": total, **per}
         per_txt = ", ".join(f"{label} {per[n]:.1f}" for n, label, _ in LOOPS)
         verdict = ""
