@@ -3,12 +3,12 @@
 from netfleet.callbacks.base import Callback, CallbackList
 from netfleet.callbacks.csv_logger import CSVLogger
 from netfleet.callbacks.early_stopping import EarlyStopping
+from netfleet.callbacks.history import History
 from netfleet.callbacks.lambda_callback import LambdaCallback
 from netfleet.callbacks.model_checkpoint import ModelCheckpoint
 from netfleet.callbacks.monitor import MonitorCallback
 from netfleet.callbacks.tensorboard import TensorBoard
 from netfleet.callbacks.terminate_on_nan import TerminateOnNaN
-from netfleet.engine.history import History
 
 __all__ = [
     "CSVLogger",

@@ -7,7 +7,7 @@ import os
 import numpy as np
 
 from netfleet.callbacks.base import Callback
-from netfleet.engine.history import label_names
+from netfleet.callbacks.history import label_names
 
 
 class CSVLogger(Callback):

@@ -101,7 +101,7 @@ class MemberWeights:
     def keep(self, model, members):
         """Copy the current weights of `members` (a mask or indices); the first call copies
         every member, so each one then has a row."""
-        data = model._parameter_store().data
+        data = model.parameter_store().data
         with torch.no_grad():
             if self.rows is None:
                 self.rows = data.detach().clone()
@@ -112,12 +112,12 @@ class MemberWeights:
         """Write the kept rows of `members` back into the model."""
         index = _index(members)
         with torch.no_grad():
-            model._parameter_store().data[index] = self.rows[index]
+            model.parameter_store().data[index] = self.rows[index]
 
     @contextlib.contextmanager
     def swapped_in(self, model):
         """Within the block the model holds the kept rows; its own come back afterwards."""
-        data = model._parameter_store().data
+        data = model.parameter_store().data
         current = data.detach().clone()
         with torch.no_grad():
             data.copy_(self.rows)

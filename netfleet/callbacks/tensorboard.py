@@ -99,7 +99,7 @@ class TensorBoard(Callback):
 
     def _histograms(self, epoch):
         for layer in self.model.layers:
-            for name in layer._weight_names:
+            for name in layer.weight_names:
                 tag = f"{layer.name}/{name}/histogram"
                 weight = getattr(layer, name).detach().cpu().numpy()
                 for member in range(len(self._runs)):

@@ -12,9 +12,9 @@ returns None.
 import torch
 
 from netfleet import activations, losses
-from netfleet.engine import context
 from netfleet.layers.core import Activation, Dense, Dropout, Flatten
-from netfleet.layers.ops import member_linear
+from netfleet.ops import context
+from netfleet.ops.linear import member_linear
 
 ENABLED = True  # private switch: False makes fit train with autograd (the tests compare both)
 
@@ -165,7 +165,7 @@ def _chain(model):
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         return None
     tensor, layers = model.inputs[0], []
-    for node in model._nodes:
+    for node in model.nodes:
         if len(node.inbound) != 1 or node.inbound[0] is not tensor or len(node.outputs) != 1:
             return None
         tensor = node.outputs[0]
@@ -283,7 +283,7 @@ def training_step(model, dataset, store, logits_activation, member_losses=False)
     if not ENABLED:
         return None
     layers = _chain(model)
-    output_shape = model._output_example_shape
+    output_shape = model.output_example_shape
     if layers is None or len(output_shape) != 1:
         return None
     head = _head(dataset.loss, logits_activation, output_shape[-1])

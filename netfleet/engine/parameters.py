@@ -20,7 +20,7 @@ class ParameterStore:
 
     def __init__(self, layers, members):
         self.slots = [
-            (layer, name) for layer in layers if layer.trainable for name in layer._weight_names
+            (layer, name) for layer in layers if layer.trainable for name in layer.weight_names
         ]
         shapes = [tuple(getattr(layer, name).shape[1:]) for layer, name in self.slots]
         sizes = [math.prod(shape) for shape in shapes]
@@ -41,7 +41,7 @@ class ParameterStore:
             offset += size
         for layer in layers:
             if not layer.trainable:
-                for name in layer._weight_names:
+                for name in layer.weight_names:
                     old = getattr(layer, name).detach()
                     setattr(layer, name, old.expand(members, *old.shape[1:]).clone())
 

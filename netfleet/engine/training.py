@@ -12,10 +12,9 @@ import torch
 
 from netfleet import losses, metrics
 from netfleet.callbacks.base import CallbackList
-from netfleet.engine import data, fused, seeding
+from netfleet.callbacks.history import History
+from netfleet.engine import data, fused
 from netfleet.engine.batching import BatchPlan
-from netfleet.engine.context import ForwardContext, forward_context
-from netfleet.engine.history import History
 from netfleet.engine.progress import ProgressBar
 from netfleet.errors import (
     InvalidArgumentError,
@@ -23,6 +22,8 @@ from netfleet.errors import (
     argument_error,
     check_positive_int,
 )
+from netfleet.ops import seeding
+from netfleet.ops.context import ForwardContext, forward_context
 
 DEFAULT_BATCH_SIZE = 32  # fit's, as in Keras
 
@@ -32,15 +33,15 @@ class Dataset:
     train them with (one-hot labels become class indices: the same loss, computed faster)."""
 
     def __init__(self, model, x, y, owner, sample_weight=None, class_weight=None):
-        compiled = model._require_compiled(owner)
+        compiled = model.require_compiled(owner)
         x_array = data.to_array(x, "x", owner)
-        model._ensure_built(x_array.shape[1:])
-        self.x = data.features(x_array, "x", owner, model._example_shape)
-        self.y = data.targets(y, "y", owner, compiled.loss, model._output_example_shape)
+        model.ensure_built(x_array.shape[1:])
+        self.x = data.features(x_array, "x", owner, model.example_shape)
+        self.y = data.targets(y, "y", owner, compiled.loss, model.output_example_shape)
         data.check_same_length(self.x, self.y, owner)
         self.weights = data.row_weights(sample_weight, class_weight, self.y, len(self.x), owner)
         self.loss = compiled.loss
-        self.metrics = compiled.make_metrics(model._output_example_shape[-1])
+        self.metrics = compiled.make_metrics(model.output_example_shape[-1])
         if compiled.loss.labels == "one_hot" and _index_friendly(self.metrics):
             indices = data.one_hot_indices(self.y)
             if indices is not None:
@@ -119,7 +120,7 @@ def _example_weights(batch, dataset):
 def _forward_loss(model, batch, dataset, accumulator, logits_activation, training):
     """Each member's mean loss on `batch` (M,), accumulating loss and metrics on the way."""
     xb, yb = batch.gather(dataset.x), batch.gather(dataset.y)
-    out = model._forward([xb], training=training, logits=logits_activation is not None)
+    out = model.forward([xb], training=training, logits=logits_activation is not None)
     loss_fn = accumulator.loss_fn
     per_example = loss_fn(yb, out) if logits_activation is None else loss_fn.logits_fn(yb, out)
     weights = _example_weights(batch, dataset)
@@ -182,7 +183,7 @@ def fit(
     elif member_validation_rows is not None:
         validation = dataset
 
-    store = model._parameter_store()
+    store = model.parameter_store()
     members = store.members
     optimizer = model.compiled.optimizer
     if not optimizer.is_built_for(store.data):
@@ -190,10 +191,10 @@ def fit(
     rows = _member_rows(member_rows, len(dataset), members)
     sizes = _member_batch_sizes(member_batch_sizes, batch_size, members)
     plan = BatchPlan(
-        rows, members, sizes, shuffle, model._generators(seeding.SHUFFLE), model.member_seeds
+        rows, members, sizes, shuffle, model.member_generators(seeding.SHUFFLE), model.member_seeds
     )
-    logits_activation = model.compiled.logits_activation(model._final_activation())
-    dropout = ForwardContext(True, *model._dropout_generators())
+    logits_activation = model.compiled.logits_activation(model.final_activation())
+    dropout = ForwardContext(True, *model.dropout_generators())
 
     ones = torch.ones(members)  # d(sum of member losses)/d(member loss): each its own gradient
     history = History()
@@ -213,7 +214,7 @@ def fit(
         if verbose:
             print(f"Epoch {epoch + 1}/{epochs}")
         callback_list.on_epoch_begin(epoch, {})
-        active_members = model._active_mask()
+        active_members = model.active_mask()
         if active_members is not None:
             active_members = active_members.clone()  # the epoch's logs mask (stop_members edits)
         accumulator = Accumulator(dataset, members)
@@ -230,9 +231,7 @@ def fit(
                     )
                     store.zero_grad()
                     torch.autograd.backward(loss, ones)
-                optimizer.apply(
-                    store.data, store.grad, _combine(model._active_mask(), batch.active)
-                )
+                optimizer.apply(store.data, store.grad, _combine(model.active_mask(), batch.active))
                 if callback_list.wants_batches:
                     callback_list.on_train_batch_end(step, _logs({"loss": loss.detach()}))
                     if model.stop_training:
@@ -299,7 +298,7 @@ def _evaluate(model, dataset, batch_size, rows):
     members = model.num_members
     plan = BatchPlan(rows, members, batch_size, False, None, model.member_seeds)
     accumulator = Accumulator(dataset, members)
-    logits_activation = model.compiled.logits_activation(model._final_activation())
+    logits_activation = model.compiled.logits_activation(model.final_activation())
     with torch.no_grad(), forward_context(ForwardContext(False)):
         for batch in plan.epoch():
             _forward_loss(model, batch, dataset, accumulator, logits_activation, False)
@@ -320,7 +319,7 @@ def evaluate(
     batch_size = 32 if batch_size is None else check_positive_int(batch_size, "batch_size", owner)
     verbose = _check_verbose(verbose, owner)
     dataset = Dataset(model, x, y, owner, sample_weight)
-    model._inference_weights()
+    model.prepare_inference()
     bar = ProgressBar(-(-len(dataset) // batch_size), verbose)
     logs = _logs(_evaluate(model, dataset, batch_size, torch.arange(len(dataset))))
     bar.finish(logs)
@@ -336,13 +335,13 @@ def predict(model, x, batch_size=None, verbose="auto"):
     batch_size = 1024 if batch_size is None else check_positive_int(batch_size, "batch_size", owner)
     _check_verbose(verbose, owner)
     array = data.to_array(x, "x", owner)
-    model._ensure_built(array.shape[1:])
-    tensor = data.features(array, "x", owner, model._example_shape)
-    model._inference_weights()
+    model.ensure_built(array.shape[1:])
+    tensor = data.features(array, "x", owner, model.example_shape)
+    model.prepare_inference()
     outputs = []
     with torch.no_grad(), forward_context(ForwardContext(False)):
         for start in range(0, len(tensor), batch_size):
-            outputs.append(model._forward([tensor[start : start + batch_size].unsqueeze(0)]))
+            outputs.append(model.forward([tensor[start : start + batch_size].unsqueeze(0)]))
     if isinstance(outputs[0], list):  # a model with several outputs: one array each
         return [_join_batches(list(parts)) for parts in zip(*outputs)]
     return _join_batches(outputs)

@@ -13,7 +13,7 @@ import os
 import numpy as np
 import pandas as pd
 
-from netfleet.engine.history import label_names, member_labels
+from netfleet.callbacks.history import label_names, member_labels
 from netfleet.errors import InvalidArgumentError, argument_error
 from netfleet.saving.atomic import write_atomically
 

@@ -38,8 +38,8 @@ def _check_stackable(models):
     for i, model in enumerate(models):
         if not isinstance(model, Model):
             raise InvalidTypeError(f"stack() takes models; item {i} is {type(model).__name__}.")
-        model._require_built("stack()")
-        model._require_compiled("stack")
+        model.require_built("stack()")
+        model.require_compiled("stack")
     reference = models[0]
     for i, model in enumerate(models[1:], start=1):
         if _signature(model) != _signature(reference):
@@ -81,7 +81,7 @@ def stack(models, member_params=None):
             )
         params = list(member_params)
     for target, *sources in zip(fleet.layers, *(m.layers for m in models)):
-        for name in target._weight_names:
+        for name in target.weight_names:
             value = torch.cat(
                 [_members_of(getattr(s, name), s_model) for s, s_model in zip(sources, models)]
             )
@@ -125,14 +125,14 @@ def _members_of(weight, model):
 
 def unstack(fleet):
     """The members of `fleet` as separate single models (weights copied)."""
-    fleet._require_built("unstack()")
-    fleet._require_compiled("unstack")
+    fleet.require_built("unstack()")
+    fleet.require_compiled("unstack")
     optimizers = _member_optimizers(fleet)
     singles = []
     for m, (cls, config) in enumerate(optimizers):
         model = clone_model(fleet, seed=fleet.member_seeds[m])
         for target, source in zip(model.layers, fleet.layers):
-            for name in target._weight_names:
+            for name in target.weight_names:
                 value = _members_of(getattr(source, name), fleet)[m : m + 1].clone()
                 setattr(target, name, value.requires_grad_(target.trainable))
         model.compile(

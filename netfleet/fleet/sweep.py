@@ -14,7 +14,6 @@ import itertools
 import numpy as np
 
 from netfleet.callbacks.base import Callback
-from netfleet.engine.seeding import set_random_seed
 from netfleet.engine.training import DEFAULT_BATCH_SIZE
 from netfleet.errors import (
     InvalidArgumentError,
@@ -28,6 +27,7 @@ from netfleet.fleet.grouping import group_indices
 from netfleet.fleet.results import SweepResult
 from netfleet.fleet.stack import stack, unstack
 from netfleet.models.model import Model
+from netfleet.ops.seeding import set_random_seed
 
 FIT_OPTIONS = ("verbose", "callbacks", "sample_weight")
 
@@ -194,7 +194,7 @@ def _build(build, parts, compile_arguments, seed, example_shape):
     model = build(**parts[routing.BUILD])
     if not isinstance(model, Model):
         raise InvalidTypeError(f"The build function must return a Model. Got {model!r}.")
-    model._ensure_built(example_shape)
+    model.ensure_built(example_shape)
     if model.num_members != 1:
         raise InvalidArgumentError(
             f"The build function returned a fleet of {model.num_members} members; sweep "

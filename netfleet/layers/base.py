@@ -5,10 +5,10 @@ import numpy as np
 import torch
 
 from netfleet import initializers
-from netfleet.engine import seeding
 from netfleet.errors import InvalidArgumentError, InvalidTypeError, argument_error
 from netfleet.layers import naming
 from netfleet.layers.symbolic import Node, flatten, is_symbolic
+from netfleet.ops import seeding
 
 
 class Layer:
@@ -41,7 +41,7 @@ class Layer:
         self.trainable = trainable
         self.input_shape_hint = input_shape
         self.built = False
-        self._weight_names = []
+        self.weight_names = []
         self._initializers = {}
         self._inbound_nodes = []
         self.input_spec_shape = None
@@ -76,13 +76,13 @@ class Layer:
         if self.trainable:
             tensor.requires_grad_(True)
         setattr(self, name, tensor)
-        self._weight_names.append(name)
+        self.weight_names.append(name)
         self._initializers[name] = initializer
         return tensor
 
     @property
     def weights(self):
-        return [getattr(self, name) for name in self._weight_names]
+        return [getattr(self, name) for name in self.weight_names]
 
     @property
     def trainable_weights(self):
@@ -111,9 +111,9 @@ class Layer:
         if len(weights) != len(current):
             raise InvalidArgumentError(
                 f"Layer '{self.name}' expects {len(current)} weight arrays "
-                f"({', '.join(self._weight_names)}). Got {len(weights)}."
+                f"({', '.join(self.weight_names)}). Got {len(weights)}."
             )
-        for name, target, value in zip(self._weight_names, current, weights):
+        for name, target, value in zip(self.weight_names, current, weights):
             value = torch.as_tensor(np.asarray(value), dtype=torch.float32)
             if value.shape == target.shape[1:]:
                 value = value.unsqueeze(0)
@@ -135,7 +135,7 @@ class Layer:
     def _call_symbolic(self, inputs):
         shapes = [t.shape for t in flatten(inputs)]
         input_shape = shapes[0] if len(shapes) == 1 else shapes
-        self._ensure_built(input_shape)
+        self.ensure_built(input_shape)
         node = Node(self, flatten(inputs), [self.compute_output_shape(input_shape)])
         self._inbound_nodes.append(node)
         return node.outputs[0]
@@ -144,7 +144,7 @@ class Layer:
         """Call on arrays of shape `(batch, ...)` (or `(M, batch, ...)` for a fleet layer)."""
         x = torch.as_tensor(np.asarray(inputs) if not torch.is_tensor(inputs) else inputs)
         x = x.to(torch.float32)
-        self._ensure_built((None, *x.shape[1:]))
+        self.ensure_built((None, *x.shape[1:]))
         added_axis = self.input_spec_shape is not None and x.ndim == len(self.input_spec_shape)
         if added_axis:
             x = x.unsqueeze(0)
@@ -152,7 +152,7 @@ class Layer:
             out = self.call(x, training=training)
         return out[0] if added_axis and out.shape[0] == 1 else out
 
-    def _ensure_built(self, input_shape):
+    def ensure_built(self, input_shape):
         if self.input_spec_shape is None:
             self.input_spec_shape = (
                 tuple(input_shape) if not isinstance(input_shape, list) else None

@@ -3,11 +3,11 @@
 import math
 
 from netfleet import activations, initializers
-from netfleet.engine import context
 from netfleet.errors import InvalidArgumentError, argument_error, check_positive_int
 from netfleet.layers.base import Layer, _shape_tuple
-from netfleet.layers.ops import member_linear
 from netfleet.layers.symbolic import Node
+from netfleet.ops import context
+from netfleet.ops.linear import member_linear
 
 
 class InputLayer(Layer):

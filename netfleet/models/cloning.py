@@ -13,22 +13,22 @@ def clone_layer(layer):
 def clone_model(model, seed=None):
     """A model with `model`'s architecture and new, freshly initialised layers."""
     if isinstance(model, Sequential):
-        model._require_built("clone_model")
+        model.require_built("clone_model")
         clone = Sequential(name=model.name, seed=seed)
-        clone.add(layers_module.Input(shape=model._example_shape))
+        clone.add(layers_module.Input(shape=model.example_shape))
         for layer in model.layers:
             config = layer.get_config()
             config.pop("input_shape", None)
             clone.add(type(layer).from_config(config))
         return clone
-    model._require_built("clone_model")
+    model.require_built("clone_model")
     new = {}
     for layer in model.layers:
         if isinstance(layer, InputLayer):
             new[id(layer)] = InputLayer.from_config(layer.get_config()).output
     values = {id(t): new[id(t.node.layer)] for t in model.inputs}
     fresh = {}
-    for node in model._nodes:
+    for node in model.nodes:
         layer = node.layer
         if id(layer) not in fresh:
             fresh[id(layer)] = clone_layer(layer)

@@ -7,12 +7,13 @@ the printed summary `netfleet.models.summary`, files `netfleet.saving`.
 
 import torch
 
-from netfleet.engine import seeding, training
+from netfleet.engine import training
 from netfleet.engine.compiled import Compiled
 from netfleet.engine.parameters import ParameterStore
 from netfleet.errors import InvalidArgumentError, InvalidTypeError, NotBuiltError
 from netfleet.layers import naming
 from netfleet.layers.symbolic import SymbolicTensor, flatten
+from netfleet.ops import seeding
 
 
 class Model:
@@ -54,9 +55,9 @@ class Model:
                     f"The '{name}' argument of Model must be symbolic tensors (from Input() and "
                     f"layer calls). Got {inputs if name == 'inputs' else outputs!r}."
                 )
-        self._nodes = _topological_nodes(self.inputs, self.outputs)
+        self.nodes = _topological_nodes(self.inputs, self.outputs)
         seen, layers = set(), []
-        for layer in [t.node.layer for t in self.inputs] + [n.layer for n in self._nodes]:
+        for layer in [t.node.layer for t in self.inputs] + [n.layer for n in self.nodes]:
             if id(layer) not in seen:
                 seen.add(id(layer))
                 layers.append(layer)
@@ -78,7 +79,7 @@ class Model:
             f"No layer named {name!r}. Layers: {', '.join(l.name for l in self.layers)}."
         )
 
-    def _require_built(self, what):
+    def require_built(self, what):
         if not self.built:
             raise NotBuiltError(
                 f"{what} needs the model's input shape, which cannot be known yet: give the "
@@ -86,17 +87,17 @@ class Model:
                 "build(input_shape), or fit the model on data first."
             )
 
-    def _ensure_built(self, example_shape):
-        self._require_built("This model")
+    def ensure_built(self, example_shape):
+        self.require_built("This model")
 
     @property
     def input(self):
-        self._require_built("model.input")
+        self.require_built("model.input")
         return self.inputs[0] if len(self.inputs) == 1 else self.inputs
 
     @property
     def output(self):
-        self._require_built("model.output")
+        self.require_built("model.output")
         return self.outputs[0] if len(self.outputs) == 1 else self.outputs
 
     @property
@@ -108,22 +109,22 @@ class Model:
         return self.output.shape
 
     @property
-    def _example_shape(self):
+    def example_shape(self):
         return self.inputs[0].shape[1:]
 
     @property
-    def _output_example_shape(self):
+    def output_example_shape(self):
         return self.outputs[0].shape[1:]
 
-    def _final_activation(self):
+    def final_activation(self):
         layer = self.outputs[0].node.layer
         return getattr(layer, "activation", None) if hasattr(layer, "pre_activation") else None
 
-    def _forward(self, inputs, training=False, logits=False):
+    def forward(self, inputs, training=False, logits=False):
         """Run the graph on `(M or 1, batch, ...)` tensors; `logits` skips the final activation."""
         values = {id(t): v for t, v in zip(self.inputs, inputs)}
         final = self.outputs[0].node
-        for node in self._nodes:
+        for node in self.nodes:
             args = [values[id(t)] for t in node.inbound]
             arg = args[0] if len(args) == 1 else args
             if logits and node is final:
@@ -151,22 +152,22 @@ class Model:
         self._store = None
         self._generator_cache = {}
 
-    def _parameter_store(self):
+    def parameter_store(self):
         """The packed weights (re-packed if the layers were packed by another model)."""
-        self._require_built("Training")
+        self.require_built("Training")
         if self._store is None or not self._store.is_current():
             self._store = ParameterStore(self.layers, self._members)
         return self._store
 
-    def _inference_weights(self):
+    def prepare_inference(self):
         """Broadcast one-member weights to the members of a fleet for a forward pass, and
         re-pack nothing else: layers shared with a trained model (`Model(inputs,
         hidden.output)`, `K.function`) must stay in its buffer, with its optimizer state."""
-        self._require_built("Inference")
+        self.require_built("Inference")
         if self._members > 1 and any(w.shape[0] == 1 for w in self.weights):
-            self._parameter_store()
+            self.parameter_store()
 
-    def _generators(self, stream):
+    def member_generators(self, stream):
         """One generator per member for `stream`, kept across fit calls."""
         if stream not in self._generator_cache:
             self._generator_cache[stream] = [
@@ -174,9 +175,9 @@ class Model:
             ]
         return self._generator_cache[stream]
 
-    def _dropout_generators(self):
+    def dropout_generators(self):
         """Generators of the distinct member seeds, and each member's group (None if 1:1)."""
-        generators = self._generators(seeding.DROPOUT)
+        generators = self.member_generators(seeding.DROPOUT)
         first = {}
         for m, seed in enumerate(self.member_seeds):
             first.setdefault(seed, m)
@@ -186,7 +187,7 @@ class Model:
         group = torch.tensor([leaders.index(first[s]) for s in self.member_seeds])
         return [generators[m] for m in leaders], group
 
-    def _active_mask(self):
+    def active_mask(self):
         return self._active
 
     def stop_members(self, members):
@@ -216,7 +217,7 @@ class Model:
         if members > 1 or self._members == 1:
             self.set_members(members, params=self.compiled.optimizer.member_params)
 
-    def _require_compiled(self, owner):
+    def require_compiled(self, owner):
         if self.compiled is None:
             raise RuntimeError(f"You must call compile() on the model before {owner}().")
         return self.compiled
@@ -249,13 +250,13 @@ class Model:
         return [w for layer in self.layers for w in layer.trainable_weights]
 
     def get_weights(self):
-        self._require_built("get_weights()")
-        self._inference_weights()
+        self.require_built("get_weights()")
+        self.prepare_inference()
         return [w for layer in self.layers for w in layer.get_weights()]
 
     def set_weights(self, weights):
-        self._require_built("set_weights()")
-        self._inference_weights()
+        self.require_built("set_weights()")
+        self.prepare_inference()
         weights = list(weights)
         expected = len(self.weights)
         if len(weights) != expected:
@@ -268,13 +269,13 @@ class Model:
             weights = weights[count:]
 
     def count_params(self):
-        self._require_built("count_params()")
+        self.require_built("count_params()")
         return sum(layer.count_params() for layer in self.layers)
 
     def summary(self, line_length=None, positions=None, print_fn=None):
         from netfleet.models.summary import print_summary
 
-        self._require_built("summary()")
+        self.require_built("summary()")
         print_summary(self, line_length, positions, print_fn)
 
     def save(self, filepath, overwrite=True):

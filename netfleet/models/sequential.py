@@ -29,6 +29,11 @@ class Sequential(Model):
     def _default_name(self):
         return "sequential"
 
+    @property
+    def input_layer(self):
+        """The `InputLayer` that fixes the input shape, or None while it is unknown."""
+        return self._input_layer
+
     def add(self, layer):
         """Add `layer` on top of the stack.
 
@@ -73,13 +78,13 @@ class Sequential(Model):
     def build(self, input_shape=None):
         """Build for inputs of `input_shape`, batch axis first: e.g. `(None, 784)`."""
         if input_shape is None:
-            self._require_built("build()")
+            self.require_built("build()")
             return
         if self._input_layer is None:
             self._input_layer = InputLayer(shape=tuple(input_shape)[1:])
         self._rebuild()
 
-    def _ensure_built(self, example_shape):
+    def ensure_built(self, example_shape):
         if not self.built:
             self.build((None, *example_shape))
 
@@ -103,6 +108,6 @@ class Sequential(Model):
     def layers(self):
         return list(self._stack)
 
-    def _parameter_store(self):
-        self._require_built("Training")
-        return super()._parameter_store()
+    def parameter_store(self):
+        self.require_built("Training")
+        return super().parameter_store()

@@ -55,7 +55,7 @@ def model_config(model):
         "member_params": [dict(params) for params in model.member_params],
     }
     if kind == SEQUENTIAL:
-        input_layer = model._input_layer
+        input_layer = model.input_layer
         config["input_layer"] = None if input_layer is None else _layer_config(input_layer)
     config["layers"] = [_layer_config(layer) for layer in model.layers]
     if kind == FUNCTIONAL:
@@ -166,7 +166,7 @@ def _graph_config(model):
     refs = {id(t.node): [t.node.layer.name, 0] for t in model.inputs}
     calls = collections.Counter()
     nodes = []
-    for node in model._nodes:
+    for node in model.nodes:
         name = node.layer.name
         nodes.append({"layer": name, "inbound": [refs[id(t.node)] for t in node.inbound]})
         refs[id(node)] = [name, calls[name]]

@@ -33,8 +33,8 @@ import numpy as np
 import safetensors
 import safetensors.torch
 
-from netfleet.engine import seeding
 from netfleet.errors import InvalidTypeError, ModelFileError
+from netfleet.ops import seeding
 from netfleet.saving import state
 from netfleet.saving.atomic import write_atomically
 from netfleet.saving.config import (
@@ -126,7 +126,7 @@ def save_weights(model, filepath, overwrite=True):
         FileExistsError: the file exists and `overwrite` is False.
         NotBuiltError: the model has no weights yet.
     """
-    model._require_built("save_weights()")
+    model.require_built("save_weights()")
     tensors = state.weight_tensors(model)
     metadata = {
         "format": WEIGHTS_FORMAT,
@@ -147,7 +147,7 @@ def load_weights(model, filepath):
         ModelFileError: the file is damaged, or its weight names or shapes do not fit.
         NotBuiltError: the model has no weights yet.
     """
-    model._require_built("load_weights()")
+    model.require_built("load_weights()")
     path = _existing(filepath)
     if zipfile.is_zipfile(path):
         _, tensors = _read_model_file(path)

@@ -9,8 +9,8 @@ model's flat parameter buffer), and the state of each member's random generators
 
 import torch
 
-from netfleet.engine import seeding
 from netfleet.errors import ModelFileError
+from netfleet.ops import seeding
 
 OPTIMIZER = "optimizer/"
 GENERATORS = "generators/"
@@ -109,7 +109,7 @@ def _weight_slots(model):
     return [
         (f"{layer.name}/{name}", layer, name)
         for layer in model.layers
-        for name in layer._weight_names
+        for name in layer.weight_names
     ]
 
 
@@ -127,7 +127,7 @@ def _assign(model, layer, name, value):
 
 def _load_optimizer(model, state, source):
     optimizer = model.compiled.optimizer
-    store = model._parameter_store()
+    store = model.parameter_store()
     optimizer.build(store.data)
     expected = {"iterations": optimizer.iterations, **optimizer.slots}
     problems = [f"missing '{OPTIMIZER}{name}'" for name in expected if name not in state]

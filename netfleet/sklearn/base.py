@@ -12,7 +12,6 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from netfleet.engine import seeding
 from netfleet.errors import (
     InvalidArgumentError,
     InvalidTypeError,
@@ -23,6 +22,7 @@ from netfleet.fleet.routing import make_optimizer
 from netfleet.layers import Dense, Input
 from netfleet.models import Model, Sequential
 from netfleet.models.cloning import clone_model
+from netfleet.ops import seeding
 from netfleet.sklearn import routing
 
 

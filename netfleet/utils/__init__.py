@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from netfleet.engine.seeding import set_random_seed
 from netfleet.errors import InvalidArgumentError
+from netfleet.ops.seeding import set_random_seed
 
 __all__ = ["set_random_seed", "to_categorical"]
 

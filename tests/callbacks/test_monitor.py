@@ -104,7 +104,7 @@ def test_missing_monitor_warns_and_returns_none():
 
 def test_member_weights_keep_restore_and_swap_rows(wines_model):
     model = wines_model(SGD(learning_rate=[0.1, 0.2, 0.3]))
-    data = model._parameter_store().data
+    data = model.parameter_store().data
     with torch.no_grad():
         data.copy_(torch.arange(3.0).view(3, 1).expand_as(data))
     kept = MemberWeights()

@@ -8,9 +8,9 @@ import torch
 from netfleet.callbacks import LambdaCallback
 from netfleet.engine import fused, training
 from netfleet.engine.batching import Batch
-from netfleet.engine.context import ForwardContext, forward_context
 from netfleet.layers import Activation, Dense, Dropout, Flatten, Input, Layer
 from netfleet.models import Model, Sequential
+from netfleet.ops.context import ForwardContext, forward_context
 from netfleet.optimizers import SGD, Adam
 from netfleet.utils import set_random_seed
 
@@ -55,13 +55,13 @@ def _network(depth, hidden, final, units, use_bias):
 
 
 def _zeros_dataset(model):
-    y = np.zeros((ROWS, model._output_example_shape[-1]))
+    y = np.zeros((ROWS, model.output_example_shape[-1]))
     return training.Dataset(model, np.zeros((ROWS, FEATURES)), y, "fit")
 
 
 def _step_for(model):
-    logits = model.compiled.logits_activation(model._final_activation())
-    return fused.training_step(model, _zeros_dataset(model), model._parameter_store(), logits)
+    logits = model.compiled.logits_activation(model.final_activation())
+    return fused.training_step(model, _zeros_dataset(model), model.parameter_store(), logits)
 
 
 def _compiled(layers, loss, members):
@@ -70,7 +70,7 @@ def _compiled(layers, loss, members):
     model.compile(optimizer="sgd", loss=loss)
     model.set_members(members)
     generator = torch.Generator().manual_seed(0)
-    store = model._parameter_store()
+    store = model.parameter_store()
     store.data.copy_(torch.randn(store.data.shape, generator=generator))
     return model
 
@@ -88,8 +88,8 @@ def _batch(kind, members, rng):
 
 def _step(model, dataset, batch, use_fused):
     """store.grad, the members' losses and the accumulated logs after one step."""
-    store = model._parameter_store()
-    logits = model.compiled.logits_activation(model._final_activation())
+    store = model.parameter_store()
+    logits = model.compiled.logits_activation(model.final_activation())
     accumulator = training.Accumulator(dataset, store.members)
     weights = training._example_weights(batch, dataset)
     generators = [torch.Generator().manual_seed(m) for m in range(store.members)]

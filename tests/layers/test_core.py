@@ -7,10 +7,10 @@ import torch
 
 import netfleet.backend as K
 from netfleet import activations
-from netfleet.engine.context import ForwardContext, forward_context
 from netfleet.layers import Activation, Dense, Dropout, Flatten, Input, InputLayer, Layer
 from netfleet.layers.symbolic import SymbolicTensor
 from netfleet.models import Sequential
+from netfleet.ops.context import ForwardContext, forward_context
 
 
 def _dense(units=3, n_in=4, **kwargs):
@@ -33,7 +33,7 @@ def test_dense_weights_carry_the_member_axis_and_get_weights_drops_it_for_one_me
     assert layer.kernel.shape == (1, 4, 3)
     assert layer.bias.shape == (1, 3)
     assert [w.shape for w in layer.get_weights()] == [(4, 3), (3,)]
-    assert layer._weight_names == ["kernel", "bias"]
+    assert layer.weight_names == ["kernel", "bias"]
     assert layer.count_params() == 4 * 3 + 3
 
 
@@ -48,7 +48,7 @@ def test_dense_default_initializers_are_glorot_uniform_and_zeros():
 
 def test_dense_without_bias_has_only_a_kernel(rng):
     layer = _dense(2, 3, use_bias=False)
-    assert layer._weight_names == ["kernel"]
+    assert layer.weight_names == ["kernel"]
     kernel = rng.normal(size=(3, 2))
     layer.set_weights([kernel])
     x = rng.normal(size=(4, 3))

@@ -440,7 +440,7 @@ def test_weights_round_trip_into_a_model_of_the_same_architecture(tmp_path):
     model.save_weights(path)
     tensors = safetensors.torch.load_file(path)
     assert sorted(tensors) == sorted(
-        f"{layer.name}/{name}" for layer in model.layers for name in layer._weight_names
+        f"{layer.name}/{name}" for layer in model.layers for name in layer.weight_names
     )
     other = clone_model(model)
     other.load_weights(path)

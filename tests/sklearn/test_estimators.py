@@ -12,9 +12,9 @@ from sklearn.model_selection import (
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from netfleet.engine import seeding
 from netfleet.layers import Dense
 from netfleet.models import Sequential
+from netfleet.ops import seeding
 from netfleet.sklearn import NetClassifier, NetRegressor
 from netfleet.utils import to_categorical
 

@@ -1,11 +1,11 @@
-"""Tests for netfleet.layers.ops: `member_linear` against a per-member loop of
+"""Tests for netfleet.ops.linear: `member_linear` against a per-member loop of
 `torch.nn.functional.linear` (the oracle), for shared and per-member inputs."""
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from netfleet.layers.ops import member_linear
+from netfleet.ops.linear import member_linear
 
 IN, OUT, BATCH = 5, 3, 7
 
