@@ -16,8 +16,7 @@ from netfleet import (
 )
 from netfleet.layers import Input
 from netfleet.models import Model, Sequential, load_model
-
-__version__ = "0.1.0"
+from netfleet.version import __version__
 
 __all__ = [
     "Input",

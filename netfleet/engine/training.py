@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from netfleet import losses, metrics
-from netfleet.callbacks.base import CallbackList
+from netfleet.callbacks.base import Callback, CallbackList
 from netfleet.callbacks.history import History
 from netfleet.engine import data, fused
 from netfleet.engine.batching import BatchPlan
@@ -34,9 +34,7 @@ class Dataset:
 
     def __init__(self, model, x, y, owner, sample_weight=None, class_weight=None):
         compiled = model.require_compiled(owner)
-        x_array = data.to_array(x, "x", owner)
-        model.ensure_built(x_array.shape[1:])
-        self.x = data.features(x_array, "x", owner, model.example_shape)
+        self.x = data.features(data.to_array(x, "x", owner), "x", owner, model.example_shape)
         self.y = data.targets(y, "y", owner, compiled.loss, model.output_example_shape)
         data.check_same_length(self.x, self.y, owner)
         self.weights = data.row_weights(sample_weight, class_weight, self.y, len(self.x), owner)
@@ -334,9 +332,7 @@ def predict(model, x, batch_size=None, verbose="auto"):
     owner = "predict"
     batch_size = 1024 if batch_size is None else check_positive_int(batch_size, "batch_size", owner)
     _check_verbose(verbose, owner)
-    array = data.to_array(x, "x", owner)
-    model.ensure_built(array.shape[1:])
-    tensor = data.features(array, "x", owner, model.example_shape)
+    tensor = data.features(data.to_array(x, "x", owner), "x", owner, model.example_shape)
     model.prepare_inference()
     outputs = []
     with torch.no_grad(), forward_context(ForwardContext(False)):
@@ -361,8 +357,6 @@ def _check_verbose(verbose, owner):
 
 
 def _check_callbacks(callbacks):
-    from netfleet.callbacks.base import Callback
-
     callbacks = list(callbacks or [])
     for callback in callbacks:
         if not isinstance(callback, Callback):

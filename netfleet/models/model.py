@@ -7,15 +7,18 @@ the printed summary `netfleet.models.summary`, files `netfleet.saving`.
 
 import torch
 
-from netfleet.engine import training
+from netfleet import registry, saving
+from netfleet.engine import data, training
 from netfleet.engine.compiled import Compiled
 from netfleet.engine.parameters import ParameterStore
 from netfleet.errors import InvalidArgumentError, InvalidTypeError, NotBuiltError
 from netfleet.layers import naming
 from netfleet.layers.symbolic import SymbolicTensor, flatten
+from netfleet.models import config, summary
 from netfleet.ops import seeding
 
 
+@registry.register("model")
 class Model:
     """A functional model: `Model(inputs, outputs)` over symbolic tensors.
 
@@ -227,14 +230,24 @@ class Model:
     ):
         """Train for `epochs` epochs; returns a `History`. Keras' arguments, same defaults."""
         self._active = None
+        x = self._built_for(x, "fit")
         return training.fit(self, x, y, batch_size, epochs, verbose, callbacks, **kwargs)
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", **kwargs):
         """`[loss, *metrics]` (a scalar without metrics); arrays of shape (M,) for a fleet."""
+        x = self._built_for(x, "evaluate")
         return training.evaluate(self, x, y, batch_size, verbose, **kwargs)
 
     def predict(self, x, batch_size=None, verbose="auto"):
-        return training.predict(self, x, batch_size, verbose)
+        """Outputs for `x`: `(n, ...)` for one model, `(M, n, ...)` for a fleet."""
+        return training.predict(self, self._built_for(x, "predict"), batch_size, verbose)
+
+    def _built_for(self, x, owner):
+        """`x` as an array, the model built for its examples: the model builds itself before
+        the engine runs."""
+        array = data.to_array(x, "x", owner)
+        self.ensure_built(array.shape[1:])
+        return array
 
     def __call__(self, x):
         """The model's output for arrays `x`, as a torch tensor."""
@@ -273,30 +286,28 @@ class Model:
         return sum(layer.count_params() for layer in self.layers)
 
     def summary(self, line_length=None, positions=None, print_fn=None):
-        from netfleet.models.summary import print_summary
-
         self.require_built("summary()")
-        print_summary(self, line_length, positions, print_fn)
+        summary.print_summary(self, line_length, positions, print_fn)
 
     def save(self, filepath, overwrite=True):
-        from netfleet.saving import save_model
-
-        save_model(self, filepath, overwrite=overwrite)
+        """Write the model (config, weights, optimizer state) to one file, atomically."""
+        saving.save_model(self, filepath, overwrite=overwrite)
 
     def save_weights(self, filepath, overwrite=True):
-        from netfleet.saving import save_weights
-
-        save_weights(self, filepath, overwrite=overwrite)
+        saving.save_weights(self, filepath, overwrite=overwrite)
 
     def load_weights(self, filepath):
-        from netfleet.saving import load_weights
-
-        load_weights(self, filepath)
+        saving.load_weights(self, filepath)
 
     def get_config(self):
-        from netfleet.saving.config import model_config
+        """The architecture and members as a JSON-able dict (see `netfleet.models.config`)."""
+        return config.model_config(self)
 
-        return model_config(self)
+    @classmethod
+    def from_config(cls, model_config):
+        """The model `model_config` describes (a `Sequential` or functional `Model`), with
+        freshly initialised weights."""
+        return config.model_from_config(model_config)
 
     def __repr__(self):
         members = f", members={self._members}" if self._members > 1 else ""

@@ -1,6 +1,7 @@
 """`Sequential`: a plain stack of layers, built as a functional graph once its input
 shape is known."""
 
+from netfleet import registry
 from netfleet.errors import InvalidArgumentError, InvalidTypeError
 from netfleet.layers.base import Layer
 from netfleet.layers.core import InputLayer
@@ -8,6 +9,7 @@ from netfleet.layers.symbolic import SymbolicTensor
 from netfleet.models.model import Model
 
 
+@registry.register("model")
 class Sequential(Model):
     """A linear stack of layers.
 

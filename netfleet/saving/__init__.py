@@ -1,14 +1,11 @@
 """Saving and loading: a model file (JSON config + safetensors weights in one zip) and
 weights-only safetensors files. Nothing is pickled; loading never runs code."""
 
-from netfleet.saving.config import model_config, model_from_config
 from netfleet.saving.files import load_model, load_weights, save_model, save_weights
 
 __all__ = [
     "load_model",
     "load_weights",
-    "model_config",
-    "model_from_config",
     "save_model",
     "save_weights",
 ]

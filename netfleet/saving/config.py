@@ -1,101 +1,8 @@
-"""Model and compile configs: what a model is, as JSON-able dicts, and back.
+"""Compile configs (optimizer, loss and metric names) as JSON-able dicts, and the checked
+reading of config fields that model and compile configs share."""
 
-A model config names layer classes only as strings that `netfleet.layers.deserialize` looks
-up among the built-in layers, so building a model from a config never imports or evaluates a
-name. A functional model's graph is stored as Keras stores it: for each layer call (node),
-the layer's name and the tensors it reads, each written `[layer name, call index]` (the
-index counts that layer's calls in the graph, so a layer called twice stays unambiguous).
-
-Example:
-    >>> import netfleet as nf
-    >>> model = nf.Sequential([nf.layers.Dense(2, input_shape=(3,))], name="tiny", seed=1)
-    >>> config = model_config(model)
-    >>> config["class_name"], [layer["class_name"] for layer in config["layers"]]
-    ('Sequential', ['Dense'])
-    >>> model_from_config(config).get_layer("dense").units == model.layers[0].units
-    True
-"""
-
-import collections
-
-from netfleet import layers as layers_module
 from netfleet import losses, optimizers
-from netfleet.errors import InvalidArgumentError, InvalidTypeError
-from netfleet.layers.core import InputLayer
-from netfleet.models.model import Model
-from netfleet.models.sequential import Sequential
-
-SEQUENTIAL = "Sequential"
-FUNCTIONAL = "Model"
-
-
-def model_config(model):
-    """The architecture and members of `model` as a JSON-able dict.
-
-    Args:
-        model: A `Sequential` or functional `Model` (not a subclass of either).
-
-    Returns:
-        A dict with `class_name` (`"Sequential"` or `"Model"`), `name`, `seed`,
-        `member_seeds`, `member_params` and `layers` (`{"class_name", "config"}` each);
-        a Sequential adds `input_layer` (None while its input shape is unknown), a functional
-        model adds `nodes`, `inputs` and `outputs` (its graph).
-
-    Raises:
-        InvalidTypeError: `model` is of a class that cannot be rebuilt from a config.
-        InvalidArgumentError: two layers of `model` share a name.
-    """
-    kind = _kind(model)
-    _check_unique_names(model)
-    config = {
-        "class_name": kind,
-        "name": model.name,
-        "seed": model.seed,
-        "member_seeds": [int(seed) for seed in model.member_seeds],
-        "member_params": [dict(params) for params in model.member_params],
-    }
-    if kind == SEQUENTIAL:
-        input_layer = model.input_layer
-        config["input_layer"] = None if input_layer is None else _layer_config(input_layer)
-    config["layers"] = [_layer_config(layer) for layer in model.layers]
-    if kind == FUNCTIONAL:
-        config.update(_graph_config(model))
-    return config
-
-
-def model_from_config(config):
-    """Rebuild the model `config` describes, with freshly initialised weights.
-
-    Args:
-        config: A dict from `model_config`.
-
-    Returns:
-        A `Sequential` or `Model` with the same layers, names, seed and members.
-
-    Raises:
-        InvalidArgumentError: the config is malformed or names an unknown layer class.
-        InvalidTypeError: a layer's settings do not fit its class.
-    """
-    _require_dict(config, "The model config")
-    kind = _field(config, "class_name", str)
-    if kind == SEQUENTIAL:
-        model = _sequential_from_config(config)
-    elif kind == FUNCTIONAL:
-        model = _functional_from_config(config)
-    else:
-        raise InvalidArgumentError(
-            f"The model config has class_name {kind!r}; netfleet rebuilds only "
-            f"{SEQUENTIAL!r} and {FUNCTIONAL!r} models."
-        )
-    seeds = _field(config, "member_seeds", list)
-    params = _field(config, "member_params", list)
-    if not seeds or len(seeds) != len(params):
-        raise InvalidArgumentError(
-            f"The model config needs one seed and one settings dict per member. Got "
-            f"{len(seeds)} seeds and {len(params)} settings dicts."
-        )
-    model.set_members(len(seeds), seeds=[int(s) for s in seeds], params=params)
-    return model
+from netfleet.errors import InvalidArgumentError
 
 
 def compile_config(model):
@@ -126,143 +33,25 @@ def compile_from_config(model, config):
     Raises:
         InvalidArgumentError: the config names an unknown optimizer, loss or metric.
     """
-    _require_dict(config, "The compile config")
+    require_dict(config, "The compile config")
     seeds, params = list(model.member_seeds), list(model.member_params)
     model.compile(
-        optimizer=optimizers.get(_field(config, "optimizer", dict)),
-        loss=_field(config, "loss", str),
-        metrics=_field(config, "metrics", list),
+        optimizer=optimizers.get(field(config, "optimizer", dict)),
+        loss=field(config, "loss", str),
+        metrics=field(config, "metrics", list),
     )
     model.set_members(len(seeds), seeds=seeds, params=params)
 
 
-# -- to a config ---------------------------------------------------------------------------
-def _kind(model):
-    if type(model) is Sequential:
-        return SEQUENTIAL
-    if type(model) is Model:
-        return FUNCTIONAL
-    raise InvalidTypeError(
-        f"Only Sequential and functional Model instances can be saved with their architecture. "
-        f"Got a {type(model).__name__}: save its weights with save_weights() instead."
-    )
-
-
-def _check_unique_names(model):
-    counts = collections.Counter(layer.name for layer in model.layers)
-    repeated = sorted(name for name, count in counts.items() if count > 1)
-    if repeated:
-        raise InvalidArgumentError(
-            f"Cannot save model '{model.name}': several of its layers are named "
-            f"{', '.join(repeated)}. Give each layer its own name (name=...)."
-        )
-
-
-def _layer_config(layer):
-    return {"class_name": type(layer).__name__, "config": layer.get_config()}
-
-
-def _graph_config(model):
-    refs = {id(t.node): [t.node.layer.name, 0] for t in model.inputs}
-    calls = collections.Counter()
-    nodes = []
-    for node in model.nodes:
-        name = node.layer.name
-        nodes.append({"layer": name, "inbound": [refs[id(t.node)] for t in node.inbound]})
-        refs[id(node)] = [name, calls[name]]
-        calls[name] += 1
-    return {
-        "nodes": nodes,
-        "inputs": [refs[id(t.node)] for t in model.inputs],
-        "outputs": [refs[id(t.node)] for t in model.outputs],
-    }
-
-
-# -- from a config -------------------------------------------------------------------------
-def _sequential_from_config(config):
-    model = Sequential(name=_field(config, "name", str), seed=_field(config, "seed", int))
-    input_layer = config.get("input_layer")
-    if input_layer is not None:
-        model.add(_input_layer(input_layer))
-    for entry in _field(config, "layers", list):
-        model.add(layers_module.deserialize(_require_dict(entry, "A layer entry")))
-    return model
-
-
-def _functional_from_config(config):
-    by_name = {}
-    for entry in _field(config, "layers", list):
-        layer = layers_module.deserialize(_require_dict(entry, "A layer entry"))
-        if layer.name in by_name:
-            raise InvalidArgumentError(f"The model config has two layers named {layer.name!r}.")
-        by_name[layer.name] = layer
-    tensors = {}
-    for name, _ in _refs(config, "inputs"):
-        layer = _lookup(by_name, name)
-        if not isinstance(layer, InputLayer):
-            raise InvalidArgumentError(f"The model input {name!r} is not an InputLayer.")
-        tensors[(name, 0)] = layer.output
-    calls = collections.Counter()
-    for node in _field(config, "nodes", list):
-        _require_dict(node, "A graph node")
-        name = _field(node, "layer", str)
-        args = [_tensor(tensors, ref) for ref in _refs(node, "inbound")]
-        tensors[(name, calls[name])] = _lookup(by_name, name)(args[0] if len(args) == 1 else args)
-        calls[name] += 1
-    return Model(
-        [_tensor(tensors, ref) for ref in _refs(config, "inputs")],
-        [_tensor(tensors, ref) for ref in _refs(config, "outputs")],
-        name=_field(config, "name", str),
-        seed=_field(config, "seed", int),
-    )
-
-
-def _input_layer(entry):
-    layer = layers_module.deserialize(_require_dict(entry, "The input layer entry"))
-    if not isinstance(layer, InputLayer):
-        raise InvalidArgumentError(
-            f"The input layer entry of the model config is a {type(layer).__name__}."
-        )
-    return layer
-
-
-def _refs(config, key):
-    refs = _field(config, key, list)
-    for ref in refs:
-        if not (
-            isinstance(ref, list)
-            and len(ref) == 2
-            and isinstance(ref[0], str)
-            and isinstance(ref[1], int)
-        ):
-            raise InvalidArgumentError(
-                f"A tensor in the model config's '{key}' must be [layer name, call index]. "
-                f"Got {ref!r}."
-            )
-    return [tuple(ref) for ref in refs]
-
-
-def _tensor(tensors, ref):
-    if tuple(ref) not in tensors:
-        raise InvalidArgumentError(
-            f"The model config reads the tensor {list(ref)} before any layer call makes it."
-        )
-    return tensors[tuple(ref)]
-
-
-def _lookup(by_name, name):
-    if name not in by_name:
-        raise InvalidArgumentError(f"The model config's graph calls an unlisted layer {name!r}.")
-    return by_name[name]
-
-
-def _require_dict(value, what):
+def require_dict(value, what):
+    """`value` if it is a dict (a JSON object), else an error naming `what`."""
     if not isinstance(value, dict):
         raise InvalidArgumentError(f"{what} must be a JSON object. Got {value!r}.")
     return value
 
 
-def _field(config, key, kind):
+def field(config, key, kind):
+    """`config[key]`, checked to be present and of type `kind`."""
     if key not in config:
         raise InvalidArgumentError(f"The config {sorted(config)} has no {key!r} entry.")
     value = config[key]

@@ -33,16 +33,13 @@ import numpy as np
 import safetensors
 import safetensors.torch
 
+from netfleet import registry
 from netfleet.errors import InvalidTypeError, ModelFileError
 from netfleet.ops import seeding
 from netfleet.saving import state
 from netfleet.saving.atomic import write_atomically
-from netfleet.saving.config import (
-    compile_config,
-    compile_from_config,
-    model_config,
-    model_from_config,
-)
+from netfleet.saving.config import compile_config, compile_from_config, field, require_dict
+from netfleet.version import __version__
 
 FORMAT = "netfleet.model"
 FORMAT_VERSION = 1
@@ -68,7 +65,7 @@ def save_model(model, filepath, overwrite=True):
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "netfleet_version": _version(),
-        "model": model_config(model),
+        "model": model.get_config(),
         "compile": compile_config(model),
     }
     config = json.dumps(document, indent=2, default=_json_value).encode("utf-8")
@@ -102,7 +99,7 @@ def load_model(filepath, compile=True):
     generator = seeding.global_generator()
     random_state = generator.get_state()  # fresh layers draw weights that are then replaced
     try:
-        model = model_from_config(document["model"])
+        model = _rebuild(document["model"])
         if compile and document.get("compile") is not None:
             compile_from_config(model, document["compile"])
     except (ValueError, TypeError) as error:
@@ -241,7 +238,11 @@ def _json_value(value):
     )
 
 
-def _version():
-    from netfleet import __version__
+def _rebuild(config):
+    """The model `config` describes, its class looked up among the registered models only."""
+    require_dict(config, "The model config")
+    return registry.get("model", field(config, "class_name", str)).from_config(config)
 
+
+def _version():
     return __version__

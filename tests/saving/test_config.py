@@ -10,8 +10,8 @@ import netfleet as nf
 from netfleet import layers
 from netfleet.errors import InvalidArgumentError, InvalidTypeError
 from netfleet.fleet import stack
+from netfleet.models.config import model_config, model_from_config
 from netfleet.optimizers import SGD, Adam
-from netfleet.saving import model_config, model_from_config
 from netfleet.saving.config import compile_config, compile_from_config
 
 
