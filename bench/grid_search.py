@@ -171,23 +171,13 @@ def child_grid(cfg: dict) -> dict:
 
 
 def child_scikeras(cfg: dict) -> dict:
-    os.environ["KERAS_BACKEND"] = "tensorflow"
-    t_imp = time.perf_counter()
-    import tensorflow as tf
-
-    tf.config.threading.set_intra_op_parallelism_threads(cfg["threads"])
-    tf.config.threading.set_inter_op_parallelism_threads(cfg["threads"])
-    import keras
+    tf, keras, import_s = C.tensorflow_keras(cfg["threads"])
     import scikeras
     import sklearn
     from keras.layers import Activation, Dense
     from keras.models import Sequential
     from scikeras.wrappers import KerasClassifier
 
-    import_s = time.perf_counter() - t_imp
-
-    if keras.backend.backend() != "tensorflow":
-        raise RuntimeError(f"Keras backend is {keras.backend.backend()!r}, not tensorflow")
     X, Y = _data(cfg)
     make_model = lecture_make_model(Sequential, Dense, Activation)
     # scikeras only routes parameters declared on the wrapper: hidden_size must be one.

@@ -199,22 +199,12 @@ def child_torch(cfg: dict) -> dict:
 
 
 def child_keras(cfg: dict) -> dict:
-    os.environ["KERAS_BACKEND"] = "tensorflow"
-    t_imp = time.perf_counter()
-    import tensorflow as tf
-
-    tf.config.threading.set_intra_op_parallelism_threads(cfg["threads"])
-    tf.config.threading.set_inter_op_parallelism_threads(cfg["threads"])
-    import keras
+    tf, keras, import_s = C.tensorflow_keras(cfg["threads"])
     from keras.callbacks import Callback
     from keras.layers import Activation, Dense
     from keras.models import Sequential
     from keras.utils import to_categorical
 
-    import_s = time.perf_counter() - t_imp
-
-    if keras.backend.backend() != "tensorflow":
-        raise RuntimeError(f"Keras backend is {keras.backend.backend()!r}, not tensorflow")
     keras.utils.set_random_seed(cfg["seed"])
     (xtr, ytr), (xte, yte) = C.load_mnist(cfg["data"])
     data = _preprocess(xtr, ytr, xte, yte)

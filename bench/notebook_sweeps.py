@@ -274,22 +274,12 @@ def child_sweep(cfg: dict) -> dict:
 
 
 def child_keras(cfg: dict) -> dict:
-    os.environ["KERAS_BACKEND"] = "tensorflow"
-    t_imp = time.perf_counter()
-    import tensorflow as tf
-
-    tf.config.threading.set_intra_op_parallelism_threads(cfg["threads"])
-    tf.config.threading.set_inter_op_parallelism_threads(cfg["threads"])
-    import keras
+    tf, keras, import_s = C.tensorflow_keras(cfg["threads"])
     import tensorflow.keras.backend as K
     from tensorflow.keras.layers import Dense
     from tensorflow.keras.models import Sequential
     from tensorflow.keras.optimizers import SGD, Adagrad, Adam, RMSprop
 
-    import_s = time.perf_counter() - t_imp
-
-    if keras.backend.backend() != "tensorflow":
-        raise RuntimeError(f"Keras backend is {keras.backend.backend()!r}, not tensorflow")
     X_train, y_train = _load_split(cfg)
     loops = notebook_loops(
         K,

@@ -5,7 +5,9 @@ from netfleet import (
     activations,
     backend,
     callbacks,
+    config,
     datasets,
+    fleet,
     initializers,
     layers,
     losses,
@@ -13,6 +15,7 @@ from netfleet import (
     models,
     optimizers,
     utils,
+    wrappers,
 )
 from netfleet.layers import Input
 from netfleet.models import Model, Sequential, load_model
@@ -26,7 +29,9 @@ __all__ = [
     "activations",
     "backend",
     "callbacks",
+    "config",
     "datasets",
+    "fleet",
     "initializers",
     "layers",
     "load_model",
@@ -35,4 +40,5 @@ __all__ = [
     "models",
     "optimizers",
     "utils",
+    "wrappers",
 ]

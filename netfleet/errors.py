@@ -47,3 +47,10 @@ def check_positive_int(value, name, owner, *, minimum=1):
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
         raise argument_error(name, owner, f"an integer >= {minimum}", value)
     return int(value)
+
+
+def check_bool(value, name, owner):
+    """Return `value` if it is True or False, else raise the standard error."""
+    if not isinstance(value, bool):
+        raise argument_error(name, owner, "True or False", value)
+    return value

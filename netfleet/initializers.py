@@ -5,9 +5,12 @@ axis is added by the layer that owns the weight.
 """
 
 import math
+import numbers
+import re
 
 import torch
 
+from netfleet import registry
 from netfleet.errors import InvalidTypeError, argument_error, unknown_name_error
 
 _TRUNCATED_STDDEV_FIX = 0.87962566103423978  # std of a unit normal truncated at +-2
@@ -32,20 +35,27 @@ class Initializer:
     def get_config(self):
         return {}
 
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
 
+
+@registry.register("initializer")
 class Zeros(Initializer):
     def __call__(self, shape, generator=None):
         return torch.zeros(shape)
 
 
+@registry.register("initializer")
 class Ones(Initializer):
     def __call__(self, shape, generator=None):
         return torch.ones(shape)
 
 
+@registry.register("initializer")
 class Constant(Initializer):
     def __init__(self, value=0.0):
-        self.value = float(value)
+        self.value = float(_real(value, "value", "Constant"))
 
     def __call__(self, shape, generator=None):
         return torch.full(shape, self.value)
@@ -54,11 +64,14 @@ class Constant(Initializer):
         return {"value": self.value}
 
 
+@registry.register("initializer")
 class RandomUniform(Initializer):
     def __init__(self, minval=-0.05, maxval=0.05, seed=None):
-        if maxval <= minval:
+        _real(minval, "minval", "RandomUniform")
+        if _real(maxval, "maxval", "RandomUniform") <= minval:
             raise argument_error("maxval", "RandomUniform", f"greater than minval={minval}", maxval)
-        self.minval, self.maxval, self.seed = minval, maxval, seed
+        self.minval, self.maxval = minval, maxval
+        self.seed = _seed(seed, "RandomUniform")
 
     def __call__(self, shape, generator=None):
         return torch.empty(shape).uniform_(
@@ -69,11 +82,14 @@ class RandomUniform(Initializer):
         return {"minval": self.minval, "maxval": self.maxval, "seed": self.seed}
 
 
+@registry.register("initializer")
 class RandomNormal(Initializer):
     def __init__(self, mean=0.0, stddev=0.05, seed=None):
-        if stddev <= 0:
+        _real(mean, "mean", "RandomNormal")
+        if _real(stddev, "stddev", "RandomNormal", "a float > 0") <= 0:
             raise argument_error("stddev", "RandomNormal", "a float > 0", stddev)
-        self.mean, self.stddev, self.seed = mean, stddev, seed
+        self.mean, self.stddev = mean, stddev
+        self.seed = _seed(seed, "RandomNormal")
 
     def __call__(self, shape, generator=None):
         return torch.empty(shape).normal_(
@@ -84,6 +100,7 @@ class RandomNormal(Initializer):
         return {"mean": self.mean, "stddev": self.stddev, "seed": self.seed}
 
 
+@registry.register("initializer")
 class VarianceScaling(Initializer):
     """Keras' VarianceScaling: variance `scale / n`, n from `mode`, drawn from `distribution`."""
 
@@ -91,15 +108,17 @@ class VarianceScaling(Initializer):
     DISTRIBUTIONS = ("truncated_normal", "untruncated_normal", "uniform")
 
     def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None):
-        if scale <= 0:
-            raise argument_error("scale", type(self).__name__, "a float > 0", scale)
+        owner = type(self).__name__
+        if _real(scale, "scale", owner, "a float > 0") <= 0:
+            raise argument_error("scale", owner, "a float > 0", scale)
         if mode not in self.MODES:
-            raise argument_error("mode", type(self).__name__, f"one of {self.MODES}", mode)
+            raise argument_error("mode", owner, f"one of {self.MODES}", mode)
         if distribution not in self.DISTRIBUTIONS:
             raise argument_error(
-                "distribution", type(self).__name__, f"one of {self.DISTRIBUTIONS}", distribution
+                "distribution", owner, f"one of {self.DISTRIBUTIONS}", distribution
             )
-        self.scale, self.mode, self.distribution, self.seed = scale, mode, distribution, seed
+        self.scale, self.mode, self.distribution = scale, mode, distribution
+        self.seed = _seed(seed, owner)
 
     def __call__(self, shape, generator=None):
         fan_in, fan_out = _fans(shape)
@@ -125,13 +144,18 @@ class VarianceScaling(Initializer):
 
 
 def _variance_scaling(name, scale, mode, distribution):
+    """A registered `VarianceScaling` with Keras' fixed settings for `name`; only its seed
+    is free."""
+
     def __init__(self, seed=None):
         VarianceScaling.__init__(self, scale, mode, distribution, seed)
 
     def get_config(self):
         return {"seed": self.seed}
 
-    return type(name, (VarianceScaling,), {"__init__": __init__, "get_config": get_config})
+    doc = f"Keras' {name}: VarianceScaling({scale}, {mode!r}, {distribution!r})."
+    members = {"__init__": __init__, "get_config": get_config, "__doc__": doc}
+    return registry.register("initializer")(type(name, (VarianceScaling,), members))
 
 
 GlorotUniform = _variance_scaling("GlorotUniform", 1.0, "fan_avg", "uniform")
@@ -149,38 +173,31 @@ def _seeded(initializer, generator):
     return torch.Generator().manual_seed(int(initializer.seed))
 
 
-CLASSES = {
-    cls.__name__: cls
-    for cls in (
-        Zeros,
-        Ones,
-        Constant,
-        RandomUniform,
-        RandomNormal,
-        VarianceScaling,
-        GlorotUniform,
-        GlorotNormal,
-        HeNormal,
-        HeUniform,
-        LecunNormal,
-        LecunUniform,
-    )
-}
-NAMES = {
-    "zeros": Zeros,
-    "ones": Ones,
-    "constant": Constant,
-    "uniform": RandomUniform,
-    "random_uniform": RandomUniform,
-    "normal": RandomNormal,
-    "random_normal": RandomNormal,
-    "glorot_uniform": GlorotUniform,
-    "glorot_normal": GlorotNormal,
-    "he_normal": HeNormal,
-    "he_uniform": HeUniform,
-    "lecun_normal": LecunNormal,
-    "lecun_uniform": LecunUniform,
-}
+def _real(value, name, owner, expected="a float"):
+    """`value` if it is a real number (not a bool or NaN), else the standard error."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or math.isnan(value):
+        raise argument_error(name, owner, expected, value)
+    return value
+
+
+def _seed(seed, owner):
+    """`seed` if it is None or an int >= 0, else the standard error."""
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise argument_error("seed", owner, "None or an integer >= 0", seed)
+    return seed
+
+
+# Keras' other spellings; every registered class is also known by its snake_case name.
+ALIASES = {"uniform": "RandomUniform", "normal": "RandomNormal"}
+
+
+def _names():
+    """Every name `get` accepts, mapped to the registered class name it stands for."""
+    registered = registry.entries("initializer")
+    snake = {_snake_case(name): name for name in registered}
+    return {**ALIASES, **snake, **{name: name for name in registered}}
 
 
 def get(identifier):
@@ -190,16 +207,14 @@ def get(identifier):
     if isinstance(identifier, type) and issubclass(identifier, Initializer):
         return identifier()
     if isinstance(identifier, dict):
-        cls = CLASSES.get(identifier.get("class_name"))
-        if cls is None:
-            raise unknown_name_error("initializer", identifier.get("class_name"), list(CLASSES))
-        return cls(**identifier.get("config", {}))
+        cls = registry.get("initializer", identifier.get("class_name"))
+        return cls.from_config(identifier.get("config", {}))
     if isinstance(identifier, str):
-        if identifier in NAMES:
-            return NAMES[identifier]()
-        if identifier in CLASSES:
-            return CLASSES[identifier]()
-        raise unknown_name_error("initializer", identifier, list(NAMES))
+        known = _names()
+        if identifier not in known:
+            snake = [name for name in known if name.islower()]
+            raise unknown_name_error("initializer", identifier, snake)
+        return registry.get("initializer", known[identifier])()
     raise InvalidTypeError(
         f"An initializer must be a name, a config dict or an Initializer. Got {identifier!r}."
     )
@@ -207,3 +222,8 @@ def get(identifier):
 
 def serialize(initializer):
     return {"class_name": type(initializer).__name__, "config": initializer.get_config()}
+
+
+def _snake_case(name):
+    """Keras' snake_case name of a class: `GlorotUniform` -> `glorot_uniform`."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()

@@ -3,12 +3,30 @@ common contract tests check.
 
 A class or function is registered where it is defined (`@register("layer")`); a model file,
 `get("optimizer", "Adam")` and the contract tests find it here and nowhere else, so a file
-can only ever name a known, built-in object — never an importable path.
+can only ever name a known, built-in object — never an importable path. Each kind's module
+adds only other spellings of registered names (Keras' aliases such as `"mse"`).
+
+Example:
+    >>> import netfleet
+    >>> get("optimizer", "Adam") is netfleet.optimizers.Adam
+    True
+    >>> "relu" in entries("activation")
+    True
 """
 
 from netfleet.errors import unknown_name_error
 
-KINDS = ("activation", "callback", "initializer", "layer", "loss", "metric", "model", "optimizer")
+KINDS = (
+    "activation",
+    "callback",
+    "initializer",
+    "layer",
+    "loss",
+    "metric",
+    "model",
+    "optimizer",
+    "schedule",
+)
 
 _TABLES = {kind: {} for kind in KINDS}
 

@@ -10,7 +10,7 @@ import pytest
 
 import netfleet
 
-PUBLIC_SUBPACKAGES = ["callbacks", "datasets", "layers", "models", "optimizers", "utils"]
+PUBLIC_SUBPACKAGES = ["callbacks", "datasets", "fleet", "layers", "models", "optimizers", "utils"]
 
 
 def _subpackages():
@@ -100,6 +100,23 @@ def test_top_level_shortcuts():
 
     assert netfleet.models.Model is Model and netfleet.models.Sequential is Sequential
     assert callable(Input) and callable(load_model)
+
+
+def test_fleets_are_part_of_the_top_level_api_and_their_planners_are_not():
+    assert "fleet" in netfleet.__all__
+    assert callable(netfleet.fleet.sweep) and callable(netfleet.fleet.stack)
+    assert netfleet.fleet.__all__ == [
+        "Halving",
+        "LocalExecutor",
+        "RayExecutor",
+        "SweepResult",
+        "expand_grid",
+        "stack",
+        "sweep",
+        "unstack",
+    ]
+    for planner in ("group_indices", "run_groups", "route", "Group", "Member"):
+        assert planner not in netfleet.fleet.__all__
 
 
 def test_import_netfleet_imports_only_torch_and_numpy_eagerly():

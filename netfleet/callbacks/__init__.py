@@ -5,8 +5,10 @@ from netfleet.callbacks.csv_logger import CSVLogger
 from netfleet.callbacks.early_stopping import EarlyStopping
 from netfleet.callbacks.history import History
 from netfleet.callbacks.lambda_callback import LambdaCallback
+from netfleet.callbacks.learning_rate_scheduler import LearningRateScheduler
 from netfleet.callbacks.model_checkpoint import ModelCheckpoint
 from netfleet.callbacks.monitor import MonitorCallback
+from netfleet.callbacks.reduce_lr_on_plateau import ReduceLROnPlateau
 from netfleet.callbacks.tensorboard import TensorBoard
 from netfleet.callbacks.terminate_on_nan import TerminateOnNaN
 
@@ -17,8 +19,10 @@ __all__ = [
     "EarlyStopping",
     "History",
     "LambdaCallback",
+    "LearningRateScheduler",
     "ModelCheckpoint",
     "MonitorCallback",
+    "ReduceLROnPlateau",
     "TensorBoard",
     "TerminateOnNaN",
 ]

@@ -6,10 +6,14 @@ import os
 
 import numpy as np
 
+from netfleet import registry
+from netfleet.callbacks import arguments
 from netfleet.callbacks.base import Callback
 from netfleet.callbacks.history import label_names
+from netfleet.errors import argument_error
 
 
+@registry.register("callback")
 class CSVLogger(Callback):
     """Stream the epoch logs to a CSV file, flushed after every epoch.
 
@@ -30,9 +34,11 @@ class CSVLogger(Callback):
 
     def __init__(self, filename, separator=",", append=False):
         super().__init__()
-        self.filename = os.fspath(filename)
+        self.filename = arguments.path(filename, "filename", "CSVLogger")
+        if not isinstance(separator, str) or len(separator) != 1:
+            raise argument_error("separator", "CSVLogger", "a one-character string", separator)
         self.separator = separator
-        self.append = append
+        self.append = arguments.flag(append, "append", "CSVLogger")
         self.keys = None
         self._file = None
         self._writer = None

@@ -3,10 +3,13 @@ the others train on."""
 
 import numpy as np
 
+from netfleet import registry
+from netfleet.callbacks import arguments
 from netfleet.callbacks.monitor import MemberWeights, MonitorCallback
 from netfleet.errors import check_positive_int
 
 
+@registry.register("callback")
 class EarlyStopping(MonitorCallback):
     """Stop training a member when its monitored quantity has stopped improving.
 
@@ -52,8 +55,10 @@ class EarlyStopping(MonitorCallback):
         super().__init__(monitor, mode, min_delta)
         self.patience = check_positive_int(patience, "patience", "EarlyStopping", minimum=0)
         self.verbose = verbose
-        self.baseline = baseline
-        self.restore_best_weights = restore_best_weights
+        self.baseline = arguments.number(baseline, "baseline", "EarlyStopping", optional=True)
+        self.restore_best_weights = arguments.flag(
+            restore_best_weights, "restore_best_weights", "EarlyStopping"
+        )
         self.start_from_epoch = check_positive_int(
             start_from_epoch, "start_from_epoch", "EarlyStopping", minimum=0
         )

@@ -3,9 +3,11 @@ views of it (a wide frame like the notebook's `historydf`, and a long table)."""
 
 import numpy as np
 
+from netfleet import registry
 from netfleet.callbacks.base import Callback
 
 
+@registry.register("callback")
 class History(Callback):
     """Per-epoch logs of a `fit` call.
 

@@ -1,10 +1,13 @@
 """`LambdaCallback`: Keras' callback built from plain functions."""
 
+from netfleet import registry
 from netfleet.callbacks.base import Callback
+from netfleet.errors import argument_error
 
 _ALIASES = {"on_batch_begin": "on_train_batch_begin", "on_batch_end": "on_train_batch_end"}
 
 
+@registry.register("callback")
 class LambdaCallback(Callback):
     """A callback whose hooks are the functions given, called as Keras calls them.
 
@@ -56,8 +59,11 @@ class LambdaCallback(Callback):
             hook = _ALIASES.get(name, name)
             if not hook.startswith("on_") or not hasattr(Callback, hook):
                 raise TypeError(f"LambdaCallback got an unexpected keyword argument {name!r}.")
-            if function is not None:
-                setattr(self, hook, _with_logs(function, hook))
+            if function is None:
+                continue
+            if not callable(function):
+                raise argument_error(name, "LambdaCallback", "a function or None", function)
+            setattr(self, hook, _with_logs(function, hook))
 
 
 def _with_logs(function, hook):

@@ -5,10 +5,13 @@ import os
 
 import numpy as np
 
+from netfleet import registry
+from netfleet.callbacks import arguments
 from netfleet.callbacks.monitor import MemberWeights, MonitorCallback
 from netfleet.errors import argument_error
 
 
+@registry.register("callback")
 class ModelCheckpoint(MonitorCallback):
     """Save the model (or its weights) every epoch, every `save_freq` batches, or on
     improvement.
@@ -46,6 +49,11 @@ class ModelCheckpoint(MonitorCallback):
         save_freq="epoch",
         initial_value_threshold=None,
     ):
+        owner = "ModelCheckpoint"
+        filepath = arguments.path(filepath, "filepath", owner)
+        initial_value_threshold = arguments.number(
+            initial_value_threshold, "initial_value_threshold", owner, optional=True
+        )
         super().__init__(monitor, mode, initial_best=initial_value_threshold)
         if save_freq != "epoch" and (
             isinstance(save_freq, bool) or not isinstance(save_freq, int) or save_freq < 1
@@ -53,10 +61,10 @@ class ModelCheckpoint(MonitorCallback):
             raise argument_error(
                 "save_freq", "ModelCheckpoint", "'epoch' or an int >= 1", save_freq
             )
-        self.filepath = os.fspath(filepath)
+        self.filepath = filepath
         self.verbose = verbose
-        self.save_best_only = save_best_only
-        self.save_weights_only = save_weights_only
+        self.save_best_only = arguments.flag(save_best_only, "save_best_only", owner)
+        self.save_weights_only = arguments.flag(save_weights_only, "save_weights_only", owner)
         self.save_freq = save_freq
         if save_freq != "epoch":
             self.on_train_batch_end = self._on_batch_end  # batch logs only when needed

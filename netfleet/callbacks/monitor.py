@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 import torch
 
+from netfleet.callbacks import arguments
 from netfleet.callbacks.base import Callback
 from netfleet.errors import argument_error
 from netfleet.metrics import Metric
@@ -33,12 +34,13 @@ class MonitorCallback(Callback):
 
     def __init__(self, monitor="val_loss", mode="auto", min_delta=0, initial_best=None):
         super().__init__()
+        owner = type(self).__name__
         if mode not in ("auto", "min", "max"):
-            raise argument_error("mode", type(self).__name__, "'auto', 'min' or 'max'", mode)
-        self.monitor = monitor
+            raise argument_error("mode", owner, "'auto', 'min' or 'max'", mode)
+        self.monitor = arguments.text(monitor, "monitor", owner)
         self.mode = mode
-        self.min_delta = abs(min_delta)
-        self.initial_best = initial_best
+        self.min_delta = abs(arguments.number(min_delta, "min_delta", owner))
+        self.initial_best = arguments.number(initial_best, "initial_best", owner, optional=True)
         self.best = None
 
     def on_train_begin(self, logs=None):

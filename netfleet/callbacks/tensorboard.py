@@ -5,10 +5,13 @@ import os
 
 import numpy as np
 
+from netfleet import registry
+from netfleet.callbacks import arguments
 from netfleet.callbacks.base import Callback
 from netfleet.errors import argument_error
 
 
+@registry.register("callback")
 class TensorBoard(Callback):
     """Write the epoch logs (and optionally weight histograms) for TensorBoard.
 
@@ -48,9 +51,9 @@ class TensorBoard(Callback):
             raise argument_error(
                 "update_freq", "TensorBoard", "'epoch', 'batch' or an int >= 1", update_freq
             )
-        self.log_dir = os.fspath(log_dir)
+        self.log_dir = arguments.path(log_dir, "log_dir", "TensorBoard")
         self.histogram_freq = histogram_freq
-        self.write_graph = write_graph
+        self.write_graph = arguments.flag(write_graph, "write_graph", "TensorBoard")
         self.update_freq = update_freq
         self._writers = {}
         if update_freq != "epoch":
@@ -109,7 +112,7 @@ class TensorBoard(Callback):
         optimizer = getattr(getattr(self.model, "compiled", None), "optimizer", None)
         if optimizer is None or "learning_rate" not in optimizer.hyperparameters:
             return None
-        return np.asarray(optimizer.member_values("learning_rate", len(self._runs)), dtype=float)
+        return np.asarray(optimizer.current_learning_rates(), dtype=float)
 
     def _writer(self, member, split):
         key = (member, split)

@@ -2,9 +2,11 @@
 
 import numpy as np
 
+from netfleet import registry
 from netfleet.callbacks.base import Callback
 
 
+@registry.register("callback")
 class TerminateOnNaN(Callback):
     """Stop training when the batch loss becomes NaN or infinite.
 

@@ -3,7 +3,7 @@
 import argparse
 import sys
 
-from netfleet.cli import demo
+from netfleet.cli import demo, lab, report, run
 
 
 def build_parser():
@@ -13,6 +13,9 @@ def build_parser():
     )
     commands = parser.add_subparsers(dest="command", required=True)
     demo.register(commands)
+    lab.register(commands)
+    run.register(commands)
+    report.register(commands)
     return parser
 
 

@@ -50,10 +50,21 @@ def register(commands):
     )
     parser.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     parser.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1)
+    parser.add_argument(
+        "--device",
+        help="where to compute: auto (CUDA when available, the default), cpu, cuda or cuda:N",
+    )
     parser.set_defaults(run=run)
 
 
 def run(args):
+    from netfleet import config
+
+    with config.device_scope(args.device, "netfleet demo"):
+        return _demo(args)
+
+
+def _demo(args):
     from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import scale
 

@@ -1,4 +1,4 @@
-"""Decodes gzip-compressed IDX files of unsigned bytes, the format of MNIST.
+"""Decodes gzip-compressed IDX files of unsigned bytes, the format of MNIST and Fashion-MNIST.
 
 An IDX file is a big-endian header, the magic number ``0x000008NN`` (``08`` for unsigned
 bytes, ``NN`` the number of dimensions) followed by one uint32 per dimension, then the data.
@@ -15,18 +15,23 @@ import zlib
 
 import numpy as np
 
+from netfleet.datasets._checksum import mismatch_error
+
 _UBYTE = 0x08
 _GZIP_WBITS = 16 + zlib.MAX_WBITS
 _CHUNK = 1 << 18
 
 
-def decode(compressed: bytes, shape: tuple[int, ...], sha256: str, source: str) -> np.ndarray:
+def decode(
+    compressed: bytes, shape: tuple[int, ...], sha256: str | None, source: str
+) -> np.ndarray:
     """Decodes one gzip IDX file of unsigned bytes and checks that it is the expected file.
 
     Args:
         compressed: The bytes of the ``.gz`` file.
         shape: The shape its header must declare, e.g. ``(60000, 28, 28)``.
-        sha256: The hex sha256 of the uncompressed file, header included.
+        sha256: The hex sha256 of the uncompressed file, header included, or None where the
+            caller checks the compressed bytes instead.
         source: Where the bytes came from (a path or a URL), named in error messages.
 
     Returns:
@@ -35,7 +40,7 @@ def decode(compressed: bytes, shape: tuple[int, ...], sha256: str, source: str) 
     Raises:
         ValueError: The bytes are not valid gzip, the gzip stream or the data is truncated,
             the magic number or the dimensions are not the expected ones, or the sha256 of
-            the uncompressed contents does not match.
+            the uncompressed contents does not match ``sha256``.
     """
     header_size = 4 + 4 * len(shape)
     buffer = np.empty(header_size + math.prod(shape), dtype=np.uint8)
@@ -48,12 +53,8 @@ def decode(compressed: bytes, shape: tuple[int, ...], sha256: str, source: str) 
             f"{source} {problem}: its header declares shape {shape}, "
             f"{buffer.size - header_size} bytes of data, but it holds {data_size}."
         )
-    if digest != sha256:
-        raise ValueError(
-            f"{source} failed its checksum: the sha256 of its uncompressed contents is "
-            f"{digest}, expected {sha256}. The file is corrupt or not the original; replace "
-            "or delete it (a deleted file in the cache is downloaded again)."
-        )
+    if sha256 is not None and digest != sha256:
+        raise mismatch_error(source, "its uncompressed contents", digest, sha256)
     return buffer[header_size:].reshape(shape)
 
 

@@ -18,11 +18,10 @@ or swapped after its download is still caught.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 
-from netfleet.datasets import _download, _idx
+from netfleet.datasets import _files, _idx
 from netfleet.datasets._download import DatasetUnavailableError
 
 __all__ = ["MIRRORS", "DatasetUnavailableError", "load_data"]
@@ -51,7 +50,6 @@ _FILES = {
         "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
     ),
 }
-_FILE_LIST = ", ".join(_FILES)
 
 
 def load_data(
@@ -83,90 +81,19 @@ def load_data(
         >>> x_train.shape, y_train[:4].tolist()  # doctest: +SKIP
         ((60000, 28, 28), [5, 0, 4, 1])
     """
-    folder = _explicit_folder(path) if path is not None else _default_folder()
+    folder = _SOURCE.locate(path)
     x_train, y_train, x_test, y_test = (
-        _idx.decode((folder / name).read_bytes(), shape, sha256, source=str(folder / name))
-        for name, (shape, sha256) in _FILES.items()
+        _decode(name, (folder / name).read_bytes(), str(folder / name)) for name in _FILES
     )
     return (x_train, y_train), (x_test, y_test)
 
 
-def _explicit_folder(path: str | os.PathLike) -> Path:
-    """Returns the folder with the four files under the user's ``path``, or raises."""
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(
-            "The 'path' argument of mnist.load_data must be a folder (a str or an "
-            f"os.PathLike) or None. Got {path!r} of type {type(path).__name__}."
-        )
-    root = Path(path).expanduser()
-    folder = _complete_folder(root)
-    if folder is None:
-        raise FileNotFoundError(
-            "The 'path' argument of mnist.load_data must be a folder holding "
-            f"{_FILE_LIST}, or a folder holding 'mnist/' with them. Got {str(path)!r}, "
-            f"where {_describe_missing(root)}."
-        )
-    return folder
+def _decode(name: str, data: bytes, source: str) -> np.ndarray:
+    """Returns the array in file ``name``; raises a ValueError unless ``data`` is that file."""
+    shape, sha256 = _FILES[name]
+    return _idx.decode(data, shape, sha256, source)
 
 
-def _default_folder() -> Path:
-    """Returns the ``$NETFLEET_DATA`` copy or the cache, downloading into the cache."""
-    looked = ["  - path= (not given)"]
-    data_root = os.environ.get("NETFLEET_DATA")
-    if data_root:
-        folder = _complete_folder(Path(data_root).expanduser())
-        if folder is not None:
-            return folder
-        looked.append(f"  - NETFLEET_DATA: {_describe_missing(Path(data_root).expanduser())}")
-    else:
-        looked.append("  - NETFLEET_DATA (not set)")
-    cache = _download.cache_dir("mnist")
-    looked.append(f"  - the cache: {_describe_missing(cache)}")
-    for name, (shape, sha256) in _FILES.items():
-        if (cache / name).is_file():
-            continue
-        urls = [mirror + name for mirror in MIRRORS]
-        try:
-            _download.download(urls, cache / name, check=_checker(shape, sha256))
-        except DatasetUnavailableError as exc:
-            raise DatasetUnavailableError(_unavailable_message(looked, exc)) from None
-    return cache
-
-
-def _checker(shape: tuple[int, ...], sha256: str):
-    """Returns a ``check(data, url)`` that raises a ValueError unless ``data`` is the file."""
-
-    def check(data: bytes, url: str) -> None:
-        _idx.decode(data, shape, sha256, source=url)
-
-    return check
-
-
-def _complete_folder(root: Path) -> Path | None:
-    """Returns ``root`` or ``root / "mnist"``, whichever holds all four files, else None."""
-    for folder in (root, root / "mnist"):
-        if all((folder / name).is_file() for name in _FILES):
-            return folder
-    return None
-
-
-def _describe_missing(root: Path) -> str:
-    """Says what ``root`` lacks, e.g. ``"/data/mnist lacks t10k-labels-idx1-ubyte.gz"``."""
-    if not root.is_dir():
-        return f"{root} does not exist"
-    folder = root / "mnist" if (root / "mnist").is_dir() else root
-    missing = ", ".join(name for name in _FILES if not (folder / name).is_file())
-    if folder == root:
-        return f"{root} holds no 'mnist/' folder and lacks {missing}"
-    return f"{folder} lacks {missing}"
-
-
-def _unavailable_message(looked: list[str], failure: DatasetUnavailableError) -> str:
-    """Builds the offline error: where it looked, what failed, how to point at a copy."""
-    return (
-        "MNIST is not available: no local copy was found and the download failed.\n"
-        "Looked in:\n" + "\n".join(looked) + f"\n{failure}\n"
-        "To use a local copy, call mnist.load_data(path=FOLDER) or set the environment "
-        "variable NETFLEET_DATA=FOLDER, where FOLDER holds 'mnist/' with "
-        f"{_FILE_LIST} (path= also accepts the 'mnist/' folder itself)."
-    )
+_SOURCE = _files.DataFiles(
+    folder="mnist", title="MNIST", names=tuple(_FILES), mirrors=MIRRORS, check=_decode
+)

@@ -6,6 +6,8 @@ their own rows or seeds (CV folds, stacked models) get one order each. Where row
 batch sizes differ, each step is padded to its largest batch with a 0/1 mask.
 """
 
+import copy
+
 import torch
 
 
@@ -56,11 +58,16 @@ class BatchPlan:
         shuffle: Whether to draw a new order every epoch.
         generators: One `torch.Generator` per member (used when shuffling).
         seeds: Each member's seed; members with equal seeds and rows share one order.
+        device: Where the batches index tensors. The orders are drawn on the CPU (the same
+            on every device) and moved in one transfer per epoch. Defaults to the CPU.
     """
 
-    def __init__(self, rows, members, batch_size, shuffle, generators, seeds):
+    def __init__(self, rows, members, batch_size, shuffle, generators, seeds, device=None):
         self.shuffle = shuffle
+        self.device = torch.device("cpu") if device is None else torch.device(device)
+        self._placed_padding = (None, None)  # (padding, its masks on the device)
         self.members = members
+        self.selected = range(members)  # the members whose batches `epoch` gives
         per_member = rows if isinstance(rows, (list, tuple)) else [rows] * members
         self.rows = per_member
         keys = [(int(seeds[m]), id(per_member[m])) for m in range(members)]
@@ -93,29 +100,71 @@ class BatchPlan:
             )
         ]
 
+    def select(self, members):
+        """This plan for `members` (indices, in the order wanted) alone: each one's batches
+        as this plan gives them (drawn from the same generators, padded to the same widths),
+        in a plan over `len(members)` members; the orders of the others are not drawn."""
+        part = copy.copy(self)
+        part.selected = list(members)
+        part.members = len(part.selected)
+        index = torch.as_tensor(part.selected)
+        part.leaders = sorted(set(self._group.index_select(0, index).tolist()))
+        if self._padding is not None:
+            part._padding = []
+            for width, mask, active in self._padding:
+                if active is not None:
+                    active = active.index_select(0, index)
+                    active = None if bool(active.all()) else active
+                part._padding.append((width, mask.index_select(0, index), active))
+        return part
+
     def _order(self, member):
         rows = self.rows[member]
         if not self.shuffle:
             return rows
         return rows[torch.randperm(len(rows), generator=self.generators[member])]
 
+    def _padding_on_device(self):
+        """The steps' padding with its masks on the device, moved once per plan."""
+        if self.device.type == "cpu":
+            return self._padding
+        padding, placed = self._placed_padding
+        if padding is not self._padding:
+            parts = [mask for _, mask, _ in self._padding]
+            parts += [active for _, _, active in self._padding if active is not None]
+            moved = iter(
+                torch.cat([part.reshape(-1).float() for part in parts])
+                .to(self.device)
+                .split([part.numel() for part in parts])
+            )
+            masks = [next(moved).view(mask.shape) for _, mask, _ in self._padding]
+            placed = [
+                (width, mask, None if active is None else next(moved).view(active.shape).bool())
+                for (width, _, active), mask in zip(self._padding, masks)
+            ]
+            self._placed_padding = (self._padding, placed)
+        return placed
+
     def epoch(self):
-        """The batches of one epoch (draws the orders now)."""
+        """The batches of one epoch (draws the orders now, on the CPU, and moves them to the
+        device in one transfer)."""
         orders = {m: self._order(m) for m in self.leaders}
         size = self.batch_size
         if self.shared:
-            order = orders[self.leaders[0]]
+            order = orders[self.leaders[0]].to(self.device)
             return [Batch(order[s : s + size]) for s in range(0, len(order), size)]
         if self._padding is None:
-            idx = torch.stack([orders[int(self._group[m])] for m in range(self.members)])
+            idx = torch.stack([orders[int(self._group[m])] for m in self.selected])
+            idx = idx.to(self.device)
             return [Batch(idx[:, s : s + size]) for s in range(0, idx.shape[1], size)]
         idx = torch.zeros(self.steps, self.members, size, dtype=torch.long)
-        for m in range(self.members):
+        for position, m in enumerate(self.selected):
             order, width = orders[int(self._group[m])], int(self.sizes[m])
             column = order.new_zeros(self.steps * width)
             column[: len(order)] = order
-            idx[:, m, :width] = column.view(self.steps, width)
+            idx[:, position, :width] = column.view(self.steps, width)
+        idx = idx.to(self.device)
         return [
             Batch(idx[s, :, :width], mask, active)
-            for s, (width, mask, active) in enumerate(self._padding)
+            for s, (width, mask, active) in enumerate(self._padding_on_device())
         ]

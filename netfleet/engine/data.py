@@ -48,23 +48,36 @@ def check_finite(array, name, owner):
         )
 
 
-def features(value, name, owner, example_shape=None):
-    """A float32 tensor of examples; checked against the model's example shape if known."""
+def _port(kind, port):
+    """How messages name the model's input or output: `the model's input 'wide'`."""
+    return f"the model's {kind}" if port is None else f"the model's {kind} {port!r}"
+
+
+def features(value, name, owner, example_shape=None, port=None):
+    """A float32 tensor of examples; checked against the model's example shape if known.
+
+    Args:
+        port: The name of the model's input these examples feed, for messages (models with
+            several inputs). Defaults to None: the model's one input.
+    """
     array = to_array(value, name, owner)
     check_finite(array, name, owner)
     if array.ndim == 1 and example_shape == (1,):
         array = array.reshape(-1, 1)
     if example_shape is not None and tuple(array.shape[1:]) != tuple(example_shape):
+        expects = "the model expects" if port is None else f"{_port('input', port)} expects"
         raise InvalidArgumentError(
             f"The '{name}' argument of {owner} has examples of shape {tuple(array.shape[1:])} "
-            f"(array shape {array.shape}), but the model expects examples of shape "
-            f"{tuple(example_shape)}, i.e. arrays of shape (n, {', '.join(map(str, example_shape))})."
+            f"(array shape {array.shape}), but {expects} examples of shape "
+            f"{tuple(example_shape)}, i.e. arrays of shape "
+            f"(n, {', '.join(map(str, example_shape))})."
         )
     return torch.as_tensor(np.ascontiguousarray(array, dtype=np.float32))
 
 
-def targets(value, name, owner, loss, output_shape):
-    """Labels checked against what `loss` needs and the model's output `output_shape`."""
+def targets(value, name, owner, loss, output_shape, port=None):
+    """Labels checked against what `loss` needs and the model's output `output_shape`
+    (`port`: the output's name, for messages about models with several outputs)."""
     array = to_array(value, name, owner)
     check_finite(array, name, owner)
     units = output_shape[-1]
@@ -98,7 +111,7 @@ def targets(value, name, owner, loss, output_shape):
             )
         raise InvalidArgumentError(
             f"The '{name}' argument of {owner} has labels of shape {tuple(array.shape[1:])} "
-            f"(array shape {array.shape}), but the model's output has shape "
+            f"(array shape {array.shape}), but {_port('output', port)} has shape "
             f"{tuple(output_shape)} and {loss.name} needs labels of that shape.{hint}"
         )
     if loss.labels in ("one_hot", "probabilities") and (array.min() < 0 or array.max() > 1):

@@ -3,18 +3,39 @@
 The hot loop: gather the batch (`X[idx]`), forward, per-member mean loss, backward of the
 sum over members (so each member's gradient is its own), one optimizer step on the flat
 buffer. Losses and metrics accumulate on the device and are read once per epoch.
+
+Batches come from a source (`engine.sources`): in-memory arrays indexed per member, or a
+stream (generator, `PyDataset`, `DataLoader`) whose batches every member shares. A model
+with one input and one output trained on its loss alone takes the plain step (the layers'
+fused step where it applies); other models take the step over all inputs and outputs,
+whose total loss is the sum of each output's mean loss times its loss weight.
 """
 
-import copy
+import functools
 
 import numpy as np
 import torch
 
-from netfleet import losses, metrics
-from netfleet.callbacks.base import Callback, CallbackList
+from netfleet import config
+from netfleet.callbacks.base import CallbackList
 from netfleet.callbacks.history import History
-from netfleet.engine import data, fused
+from netfleet.engine import (
+    captured,
+    checks,
+    compaction,
+    compiled,
+    data,
+    execution,
+    fused,
+    memory,
+    placement,
+    precision,
+    sources,
+)
+from netfleet.engine.accumulators import Accumulator, OutputsAccumulator
 from netfleet.engine.batching import BatchPlan
+from netfleet.engine.chunks import Chunks, batch_rows
+from netfleet.engine.dataset import Dataset, model_inputs
 from netfleet.engine.progress import ProgressBar
 from netfleet.errors import (
     InvalidArgumentError,
@@ -28,85 +49,6 @@ from netfleet.ops.context import ForwardContext, forward_context
 DEFAULT_BATCH_SIZE = 32  # fit's, as in Keras
 
 
-class Dataset:
-    """Checked tensors for one call: features, labels, per-example weights, and the loss to
-    train them with (one-hot labels become class indices: the same loss, computed faster)."""
-
-    def __init__(self, model, x, y, owner, sample_weight=None, class_weight=None):
-        compiled = model.require_compiled(owner)
-        self.x = data.features(data.to_array(x, "x", owner), "x", owner, model.example_shape)
-        self.y = data.targets(y, "y", owner, compiled.loss, model.output_example_shape)
-        data.check_same_length(self.x, self.y, owner)
-        self.weights = data.row_weights(sample_weight, class_weight, self.y, len(self.x), owner)
-        self.loss = compiled.loss
-        self.metrics = compiled.make_metrics(model.output_example_shape[-1])
-        if compiled.loss.labels == "one_hot" and _index_friendly(self.metrics):
-            indices = data.one_hot_indices(self.y)
-            if indices is not None:
-                self.y, self.loss = indices, losses.get("sparse_categorical_crossentropy")
-                for metric in self.metrics:
-                    metric.kind, metric.fn = "sparse", metrics.sparse_categorical_accuracy
-
-    def __len__(self):
-        return len(self.x)
-
-    def split(self, fraction):
-        """(train, validation) with the *last* `fraction` of rows held out, as Keras does."""
-        n = len(self.x)
-        cut = int(n * (1 - fraction))
-        if cut == 0 or cut == n:
-            raise InvalidArgumentError(
-                f"The 'validation_split' argument of fit leaves no "
-                f"{'training' if cut == 0 else 'validation'} examples with {n} examples. "
-                f"Got {fraction}."
-            )
-        return self._slice(slice(0, cut)), self._slice(slice(cut, n))
-
-    def _slice(self, rows):
-        part = object.__new__(Dataset)
-        part.__dict__.update(self.__dict__)
-        part.x, part.y = self.x[rows], self.y[rows]
-        part.weights = None if self.weights is None else self.weights[rows]
-        return part
-
-
-def _index_friendly(metric_objects):
-    """Whether every metric reads class indices as well as one-hot labels (accuracies)."""
-    return all(
-        isinstance(m, metrics.Accuracy) and m.kind in ("categorical", "sparse")
-        for m in metric_objects
-    )
-
-
-class Accumulator:
-    """Running loss and metrics over an epoch, on the device, one value per member."""
-
-    def __init__(self, dataset, members):
-        self.loss_fn = dataset.loss
-        self.metrics = [copy.deepcopy(m) for m in dataset.metrics]
-        for metric in self.metrics:
-            metric.reset(members)
-        self.loss_total = torch.zeros(members)
-        self.count = 0.0  # a host number while every row is real: no device op per batch
-
-    def add(self, per_example_loss, y_true, y_pred, weights, count, activation=None):
-        """Add a batch; `activation` is set when `y_pred` holds logits."""
-        with torch.no_grad():
-            weighted = per_example_loss if weights is None else per_example_loss * weights
-            self.loss_total += weighted.sum(1)
-            self.count = self.count + count
-            for metric in self.metrics:
-                if activation is None:
-                    metric.update(y_true, y_pred, weights)
-                else:
-                    metric.update_from_logits(y_true, y_pred, activation, weights)
-
-    def running(self):
-        results = {m.name: m.result() for m in self.metrics}
-        count = torch.as_tensor(self.count, dtype=torch.float32).clamp_min(1e-12)
-        return {"loss": self.loss_total / count, **results}
-
-
 def _example_weights(batch, dataset):
     """Per-example weights (M or 1, B) from sample weights and padding, or None."""
     weights = batch.gather(dataset.weights)
@@ -118,7 +60,7 @@ def _example_weights(batch, dataset):
 def _forward_loss(model, batch, dataset, accumulator, logits_activation, training):
     """Each member's mean loss on `batch` (M,), accumulating loss and metrics on the way."""
     xb, yb = batch.gather(dataset.x), batch.gather(dataset.y)
-    out = model.forward([xb], training=training, logits=logits_activation is not None)
+    out = precision.forward(model, [xb], training, logits_activation is not None)
     loss_fn = accumulator.loss_fn
     per_example = loss_fn(yb, out) if logits_activation is None else loss_fn.logits_fn(yb, out)
     weights = _example_weights(batch, dataset)
@@ -127,14 +69,60 @@ def _forward_loss(model, batch, dataset, accumulator, logits_activation, trainin
     return fused.member_mean(per_example, weights, count)
 
 
+def _forward_losses(model, batch, dataset, accumulator, logits_activation, training):
+    """Each member's total loss on `batch` (M,): the sum over outputs of the output's mean
+    loss times its loss weight, accumulating each output's loss and metrics on the way."""
+    inputs = [batch.gather(tensor) for tensor in dataset.inputs]
+    outputs = precision.forward(model, inputs, training, logits_activation is not None)
+    if len(dataset.heads) == 1:
+        outputs = [outputs]
+    count = batch.count()
+    accumulator.add_count(count)
+    total = None
+    for index, (head, out) in enumerate(zip(dataset.heads, outputs)):
+        yb = batch.gather(head.y)
+        loss_fn = head.loss if logits_activation is None else head.loss.logits_fn
+        per_example = loss_fn(yb, out)
+        weights = batch.gather(head.weights)
+        if batch.mask is not None:
+            weights = batch.mask if weights is None else weights * batch.mask
+        accumulator.add(index, per_example.detach(), yb, out.detach(), weights, logits_activation)
+        member_loss = fused.member_mean(per_example, weights, count) * head.loss_weight
+        total = member_loss if total is None else total + member_loss
+    return total
+
+
+def _training_step_parts(model, dataset):
+    """The step function, a fresh accumulator's class and the logits activation for
+    `dataset`: the plain step for plain datasets, the step over all outputs otherwise."""
+    logits_activation = None
+    if len(dataset.heads) == 1:
+        head = dataset.heads[0]
+        logits_activation = compiled.logits_activation(head.loss, model.final_activation())
+    if dataset.plain:
+        return _forward_loss, Accumulator, logits_activation
+    return _forward_losses, OutputsAccumulator, logits_activation
+
+
 def _logs(running, prefix="", active=None):
+    """Logs from running values `(M,)`: read from the device in one transfer."""
     logs = {}
-    for key, value in running.items():
-        value = value.detach().cpu().numpy().astype(float)
+    for key, value in zip(running, _on_host(list(running.values()))):
+        value = value.numpy().astype(float)
         if active is not None:
             value = np.where(active, value, np.nan)
         logs[prefix + key] = float(value[0]) if value.shape[0] == 1 else value
     return logs
+
+
+def _on_host(values):
+    """Tensors on the host; from a GPU in one transfer when they stack."""
+    values = [value.detach() for value in values]
+    if not values or values[0].device.type == "cpu":
+        return values
+    if len({(value.shape, value.dtype) for value in values}) == 1:
+        return list(torch.stack(values).cpu())
+    return [value.cpu() for value in values]
 
 
 def fit(
@@ -151,156 +139,267 @@ def fit(
     class_weight=None,
     sample_weight=None,
     initial_epoch=0,
+    steps_per_epoch=None,
+    validation_steps=None,
     member_rows=None,
     member_validation_rows=None,
     member_batch_sizes=None,
+    member_chunk_size=None,
 ):
+    """Train `model`; see `Model.fit`. `member_chunk_size` (internal, for tests) forces
+    how many members compute at once, else the memory estimate decides (`engine.memory`)."""
     owner = "fit"
-    batch_size = (
-        DEFAULT_BATCH_SIZE
-        if batch_size is None
-        else check_positive_int(batch_size, "batch_size", owner)
-    )
+    device = config.get_device()
+    if member_chunk_size is not None:
+        member_chunk_size = check_positive_int(member_chunk_size, "member_chunk_size", owner)
     epochs = check_positive_int(epochs, "epochs", owner, minimum=0)
     initial_epoch = check_positive_int(initial_epoch, "initial_epoch", owner, minimum=0)
-    verbose = _check_verbose(verbose, owner)
+    verbose = checks.check_verbose(verbose, owner)
     if (
         isinstance(validation_split, bool)
         or not isinstance(validation_split, (int, float))
         or not (0 <= validation_split < 1)
     ):
         raise argument_error("validation_split", owner, "a float in [0, 1)", validation_split)
-    callbacks = _check_callbacks(callbacks)
+    steps_per_epoch = checks.check_steps(steps_per_epoch, "steps_per_epoch", owner)
+    validation_steps = checks.check_steps(validation_steps, "validation_steps", owner)
+    callbacks = checks.check_callbacks(callbacks)
+    members = model.num_members
+    epochs_to_run = epochs - initial_epoch
 
-    dataset = Dataset(model, x, y, owner, sample_weight, class_weight)
-    validation = None
+    if sources.is_stream(x):
+        checks.check_stream_arguments(
+            owner,
+            y=y,
+            batch_size=batch_size,
+            sample_weight=sample_weight,
+            validation_split=validation_split or None,
+            member_rows=member_rows,
+            member_validation_rows=member_validation_rows,
+            member_batch_sizes=member_batch_sizes,
+        )
+        checks.check_read_once(x, steps_per_epoch, "steps_per_epoch", epochs_to_run)
+        source = sources.stream(
+            model, x, owner, steps_per_epoch, class_weight=class_weight, device=device
+        )
+        batch_size = DEFAULT_BATCH_SIZE if batch_size is None else batch_size
+        validation = None
+    else:
+        batch_size = (
+            DEFAULT_BATCH_SIZE
+            if batch_size is None
+            else check_positive_int(batch_size, "batch_size", owner)
+        )
+        dataset = Dataset(model, x, y, owner, sample_weight, class_weight).to(device)
+        validation = None
+        if validation_data is None and member_validation_rows is not None:
+            validation = _array_source(
+                model, dataset, member_validation_rows, batch_size, validation_steps, device=device
+            )
+        elif validation_data is None and validation_split > 0:
+            dataset, held_out = dataset.split(validation_split)
+            validation = _array_source(
+                model, held_out, None, batch_size, validation_steps, device=device
+            )
+        rows = checks.member_rows(member_rows, len(dataset), members)
+        sizes = checks.member_batch_sizes(member_batch_sizes, batch_size, members)
+        plan = BatchPlan(
+            rows,
+            members,
+            sizes,
+            shuffle,
+            model.member_generators(seeding.SHUFFLE),
+            model.member_seeds,
+            device,
+        )
+        source = sources.ArraySource(dataset, plan, steps_per_epoch)
     if validation_data is not None:
-        validation = _validation_dataset(model, validation_data)
-    elif validation_split > 0 and member_validation_rows is None:
-        dataset, validation = dataset.split(validation_split)
-    elif member_validation_rows is not None:
-        validation = dataset
+        validation = _validation_source(
+            model, validation_data, batch_size, validation_steps, epochs_to_run, device
+        )
+    if source.steps == 0 or source.ran_out():
+        raise InvalidArgumentError("The 'x' argument of fit gave no batches to train on.")
 
+    dataset = source.dataset
     store = model.parameter_store()
-    members = store.members
     optimizer = model.compiled.optimizer
+    widest = source.plan.batch_size if isinstance(source, sources.ArraySource) else batch_size
+    chunk_size = member_chunk_size or memory.training_chunk(model, store, optimizer, widest, device)
+    placement.place_for_training(model, store, device)
     if not optimizer.is_built_for(store.data):
-        optimizer.build(store.data)
-    rows = _member_rows(member_rows, len(dataset), members)
-    sizes = _member_batch_sizes(member_batch_sizes, batch_size, members)
-    plan = BatchPlan(
-        rows, members, sizes, shuffle, model.member_generators(seeding.SHUFFLE), model.member_seeds
-    )
-    logits_activation = model.compiled.logits_activation(model.final_activation())
-    dropout = ForwardContext(True, *model.dropout_generators())
-
-    ones = torch.ones(members)  # d(sum of member losses)/d(member loss): each its own gradient
+        optimizer.build(store.data, store.segments)
+    step_loss, accumulator_class, logits_activation = _training_step_parts(model, dataset)
     history = History()
     callback_list = CallbackList(
-        [history, *callbacks], model, {"epochs": epochs, "steps": plan.steps, "verbose": verbose}
+        [*callbacks, history], model, {"epochs": epochs, "steps": source.steps, "verbose": verbose}
     )
     model.stop_training = False
     model.history = history
     callback_list.on_train_begin({})
-    fused_step = fused.training_step(
-        model, dataset, store, logits_activation, callback_list.wants_batches
-    )
+    make_step = None  # compile(run_eagerly=True), streams and other models: autograd
+    arrays = isinstance(source, sources.ArraySource)
+    if dataset.plain and arrays and not model.compiled.run_eagerly and not precision.enabled():
+        make_step = functools.partial(
+            fused.training_step,
+            model,
+            dataset,
+            logits_activation=logits_activation,
+            member_losses=callback_list.wants_batches,
+        )
+    everyone = compaction.WorkingSet(model, store, optimizer, source, validation, make_step)
+    capture = None
+    if captured.wanted(model.compiled.jit_compile, device, make_step is not None, arrays):
+        capture = captured.CapturedStep(callback_list.wants_batches)
     logs = {}
     for epoch in range(initial_epoch, epochs):
         if model.stop_training:
             break
+        if epoch > initial_epoch and source.ran_out():
+            sources.warn_ran_out("x", owner, epoch - initial_epoch)
+            break
         if verbose:
             print(f"Epoch {epoch + 1}/{epochs}")
         callback_list.on_epoch_begin(epoch, {})
-        active_members = model.active_mask()
-        if active_members is not None:
-            active_members = active_members.clone()  # the epoch's logs mask (stop_members edits)
-        accumulator = Accumulator(dataset, members)
-        bar = ProgressBar(plan.steps, verbose)
-        with forward_context(dropout):
-            for step, batch in enumerate(plan.epoch()):
-                if callback_list.wants_batches:
-                    callback_list.on_train_batch_begin(step, {})
-                if fused_step is not None:
-                    loss = fused_step(batch, accumulator, _example_weights(batch, dataset))
-                else:
-                    loss = _forward_loss(
-                        model, batch, dataset, accumulator, logits_activation, True
-                    )
-                    store.zero_grad()
-                    torch.autograd.backward(loss, ones)
-                optimizer.apply(store.data, store.grad, _combine(model.active_mask(), batch.active))
-                if callback_list.wants_batches:
-                    callback_list.on_train_batch_end(step, _logs({"loss": loss.detach()}))
-                    if model.stop_training:
-                        break
-                if bar.due():
-                    bar.update(step + 1, _logs(accumulator.running()))
-        active = None if active_members is None else active_members.numpy()
-        logs = _logs(accumulator.running(), active=active)
+        mask = model.active_mask()  # the epoch's logs mask: NaN for members stopped before it
+        active = None if mask is None else mask.numpy().copy()
+        bar = _progress_bar(source.steps, verbose)
+        step = -1
+        work = compaction.for_epoch(everyone)  # the live members alone, when some stopped
+        try:
+            steps = _epoch_steps(work, step_loss, logits_activation, device, chunk_size, capture)
+            accumulator = steps.accumulator(
+                functools.partial(accumulator_class, dataset, device=device)
+            )
+            with forward_context(steps.context):
+                for step, batch in enumerate(work.source.epoch()):
+                    if callback_list.wants_batches:
+                        work.expose()  # callbacks see the whole model
+                        callback_list.on_train_batch_begin(step, {})
+                        work.resume()
+                    loss = steps.train(batch, accumulator)
+                    if callback_list.wants_batches:
+                        work.expose()
+                        batch_logs = _logs(work.expand({"loss": loss.detach()}), active=active)
+                        callback_list.on_train_batch_end(step, batch_logs)
+                        if model.stop_training:
+                            break
+                    if bar.due():
+                        bar.update(step + 1, _logs(work.expand(accumulator.running()), "", active))
+            work.resume()
+            running = work.expand(accumulator.running())
+            if validation is not None:
+                validated = _evaluate(model, work.validation, work.members, chunk_size)[0]
+                validated = work.expand(validated)
+        finally:
+            work.release()
+        logs = _logs(running, active=active)
         if validation is not None:
-            val_rows = _member_rows(member_validation_rows, len(validation), members)
-            logs.update(_logs(_evaluate(model, validation, batch_size, val_rows), "val_", active))
+            logs.update(_logs(validated, "val_", active))
+        if bar.steps is None:
+            bar.steps = step + 1  # a stream of unknown length: known now
         bar.finish(logs)
         callback_list.on_epoch_end(epoch, logs)
     callback_list.on_train_end(logs)
     return history
 
 
-def _combine(active_members, step_active):
-    if active_members is None:
-        return step_active
-    return active_members if step_active is None else active_members & step_active
+def _epoch_steps(work, step_loss, logits_activation, device, chunk_size, capture):
+    """How the working set `work` trains this epoch (`execution.EpochSteps`): each step
+    runs `step_loss` through autograd, or the fused step where it has one."""
+    dataset = work.source.dataset
+    return execution.EpochSteps(
+        work,
+        lambda batch, accumulator: step_loss(
+            work.model, batch, dataset, accumulator, logits_activation, True
+        ),
+        lambda batch: _example_weights(batch, dataset),
+        device,
+        chunk_size,
+        capture,
+    )
 
 
-def _member_batch_sizes(sizes, batch_size, members):
-    """Each member's batch size: one int for all, or a list of M ints."""
-    if sizes is None:
-        return batch_size
-    if not isinstance(sizes, (list, tuple, np.ndarray)) or len(sizes) != members:
-        expected = f"a list of one batch size per member ({members})"
-        raise argument_error("member_batch_sizes", "fit", expected, sizes)
-    sizes = [check_positive_int(s, "member_batch_sizes", "fit") for s in sizes]
-    return sizes[0] if len(set(sizes)) == 1 else sizes
+def _progress_bar(steps, verbose):
+    """The epoch's bar; a stream of unknown length shows no live bar, only the final line."""
+    bar = ProgressBar(steps, verbose)
+    if steps is None:
+        bar.live = False
+    return bar
 
 
-def _member_rows(rows, n, members):
-    """Row indices per member (list of M tensors), or all rows shared."""
-    if rows is None:
-        return torch.arange(n)
-    if len(rows) != members:
-        raise InvalidArgumentError(
-            f"member_rows needs one index array per member ({members}). Got {len(rows)}."
+def _array_source(
+    model,
+    dataset,
+    rows,
+    batch_size,
+    steps,
+    argument="validation_steps",
+    owner="fit",
+    device=None,
+):
+    """Unshuffled batches of `dataset` for evaluation (per member when `rows` are given),
+    their indices on `device`."""
+    members = model.num_members
+    plan = BatchPlan(
+        checks.member_rows(rows, len(dataset), members),
+        members,
+        batch_size,
+        False,
+        None,
+        model.member_seeds,
+        device,
+    )
+    return sources.ArraySource(dataset, plan, steps, argument, owner)
+
+
+def _validation_source(model, validation_data, batch_size, steps, epochs, device):
+    owner = "fit"
+    if sources.is_stream(validation_data):
+        checks.check_read_once(validation_data, steps, "validation_steps", epochs)
+        return sources.stream(
+            model, validation_data, owner, steps, "validation_data", restart=True, device=device
         )
-    out = []
-    for i, r in enumerate(rows):
-        r = torch.as_tensor(np.asarray(r), dtype=torch.long)
-        if r.ndim != 1 or len(r) == 0 or int(r.min()) < 0 or int(r.max()) >= n:
-            raise InvalidArgumentError(f"member_rows[{i}] must be non-empty indices in [0, {n}).")
-        out.append(r)
-    return out
-
-
-def _validation_dataset(model, validation_data):
     if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
         raise InvalidTypeError(
             "The 'validation_data' argument of fit must be a tuple (x_val, y_val) or "
-            f"(x_val, y_val, sample_weight). Got {type(validation_data).__name__}."
+            "(x_val, y_val, sample_weight), or a generator, PyDataset or DataLoader. Got "
+            f"{type(validation_data).__name__}."
         )
     x_val, y_val, *weights = validation_data
-    return Dataset(model, x_val, y_val, "fit (validation_data)", weights[0] if weights else None)
+    dataset = Dataset(model, x_val, y_val, "fit (validation_data)", weights[0] if weights else None)
+    return _array_source(model, dataset.to(device), None, batch_size, steps, device=device)
 
 
-def _evaluate(model, dataset, batch_size, rows):
-    """Mean loss and metrics over `dataset` (per member, optionally on each member's rows)."""
-    members = model.num_members
-    plan = BatchPlan(rows, members, batch_size, False, None, model.member_seeds)
-    accumulator = Accumulator(dataset, members)
-    logits_activation = model.compiled.logits_activation(model.final_activation())
+def _evaluate(model, source, members=None, chunk_size=None):
+    """Mean loss and metrics over an epoch of `source` (per member, on its own rows if it
+    has them; NaN when the source gave no batch), and the number of batches read; `members`
+    is how many members the layers hold (all of them by default), `chunk_size` how many
+    compute at once (None: all)."""
+    dataset = source.dataset
+    step_loss, accumulator_class, logits_activation = _training_step_parts(model, dataset)
+    members = members or model.num_members
+    make = functools.partial(accumulator_class, dataset, device=source.device)
+    chunks = None
+    if chunk_size is not None and chunk_size < members:
+        chunks = Chunks.for_inference(model, chunk_size, members)
+    accumulator = make(members) if chunks is None else chunks.accumulator(make)
+
+    def forward(batch, index, start, end):
+        part = accumulator if chunks is None else accumulator.parts[index]
+        piece = batch if chunks is None else batch_rows(batch, start, end)
+        step_loss(model, piece, dataset, part, logits_activation, False)
+
+    steps = 0
     with torch.no_grad(), forward_context(ForwardContext(False)):
-        for batch in plan.epoch():
-            _forward_loss(model, batch, dataset, accumulator, logits_activation, False)
-    return accumulator.running()
+        for steps, batch in enumerate(source.epoch(), start=1):
+            if chunks is None:
+                forward(batch, 0, 0, members)
+            else:
+                chunks.forward(functools.partial(forward, batch))
+    running = accumulator.running()
+    if steps == 0:
+        running = {key: torch.full_like(value, float("nan")) for key, value in running.items()}
+    return running, steps
 
 
 def evaluate(
@@ -312,14 +411,35 @@ def evaluate(
     sample_weight=None,
     return_dict=False,
     callbacks=None,
+    steps=None,
 ):
+    """`[loss, *output losses, *metrics]` (the loss alone when it is the only value), or
+    the logs dict with `return_dict`."""
     owner = "evaluate"
-    batch_size = 32 if batch_size is None else check_positive_int(batch_size, "batch_size", owner)
-    verbose = _check_verbose(verbose, owner)
-    dataset = Dataset(model, x, y, owner, sample_weight)
+    device = config.get_device()
+    verbose = checks.check_verbose(verbose, owner)
+    steps = checks.check_steps(steps, "steps", owner)
+    if sources.is_stream(x):
+        checks.check_stream_arguments(
+            owner, y=y, batch_size=batch_size, sample_weight=sample_weight
+        )
+        source = sources.stream(model, x, owner, steps, restart=True, device=device)
+    else:
+        batch_size = (
+            32 if batch_size is None else check_positive_int(batch_size, "batch_size", owner)
+        )
+        dataset = Dataset(model, x, y, owner, sample_weight).to(device)
+        source = _array_source(
+            model, dataset, None, batch_size, steps, "steps", owner, device=device
+        )
     model.prepare_inference()
-    bar = ProgressBar(-(-len(dataset) // batch_size), verbose)
-    logs = _logs(_evaluate(model, dataset, batch_size, torch.arange(len(dataset))))
+    placement.place_for_inference(model, device)
+    chunk_size = memory.inference_chunk(model, batch_size or DEFAULT_BATCH_SIZE, device)
+    bar = _progress_bar(source.steps, verbose)
+    running, steps_read = _evaluate(model, source, chunk_size=chunk_size)
+    logs = _logs(running)
+    if bar.steps is None:
+        bar.steps = steps_read
     bar.finish(logs)
     if return_dict:
         return logs
@@ -327,40 +447,63 @@ def evaluate(
     return values[0] if len(values) == 1 else values
 
 
-def predict(model, x, batch_size=None, verbose="auto"):
-    """Outputs for `x`: `(n, ...)` for one model, `(M, n, ...)` for a fleet."""
+def predict(model, x, batch_size=None, verbose="auto", steps=None):
+    """Outputs for `x`: `(n, ...)` for one model, `(M, n, ...)` for a fleet; a list of
+    them for a model with several outputs."""
     owner = "predict"
-    batch_size = 1024 if batch_size is None else check_positive_int(batch_size, "batch_size", owner)
-    _check_verbose(verbose, owner)
-    tensor = data.features(data.to_array(x, "x", owner), "x", owner, model.example_shape)
+    device = config.get_device()
+    checks.check_verbose(verbose, owner)
+    steps = checks.check_steps(steps, "steps", owner)
+    if sources.is_stream(x):
+        checks.check_stream_arguments(owner, batch_size=batch_size)
+        batches = sources.stream(model, x, owner, steps, restart=True, device=device).inputs()
+    else:
+        batch_size = (
+            1024 if batch_size is None else check_positive_int(batch_size, "batch_size", owner)
+        )
+        inputs = model_inputs(model, x, owner)
+        (first_label, first), *others = inputs
+        for label, tensor in others:
+            data.check_same_length(first, tensor, owner, first_label, label)
+        starts = range(0, len(first), batch_size)
+        if steps is not None:
+            starts = starts[:steps]
+        tensors = [tensor.to(device) for _, tensor in inputs]  # moved once
+        batches = ([tensor[s : s + batch_size] for tensor in tensors] for s in starts)
     model.prepare_inference()
+    placement.place_for_inference(model, device)
+    chunk_size = memory.inference_chunk(model, batch_size or 1024, device)
+    chunks = None
+    if chunk_size is not None:
+        chunks = Chunks.for_inference(model, chunk_size)
     outputs = []
     with torch.no_grad(), forward_context(ForwardContext(False)):
-        for start in range(0, len(tensor), batch_size):
-            outputs.append(model.forward([tensor[start : start + batch_size].unsqueeze(0)]))
+        for batch in batches:
+            batch = [tensor.unsqueeze(0) for tensor in batch]
+            if chunks is None:
+                outputs.append(precision.forward(model, batch))
+            else:
+                run = functools.partial(_forward_part, model, batch)
+                outputs.append(_joined(chunks.forward(run), 0))
+    if not outputs:
+        raise InvalidArgumentError("The 'x' argument of predict gave no batches.")
     if isinstance(outputs[0], list):  # a model with several outputs: one array each
         return [_join_batches(list(parts)) for parts in zip(*outputs)]
     return _join_batches(outputs)
 
 
+def _forward_part(model, batch, index, start, end):
+    """The outputs of the members the layers hold (one slice of `Chunks.forward`)."""
+    return precision.forward(model, batch)
+
+
+def _joined(parts, dim):
+    """Outputs computed in parts, joined along `dim` (each output of a model with several)."""
+    if isinstance(parts[0], list):
+        return [torch.cat(list(output), dim=dim) for output in zip(*parts)]
+    return torch.cat(parts, dim=dim)
+
+
 def _join_batches(parts):
-    result = torch.cat(parts, dim=1).numpy()
+    result = placement.to_host(torch.cat(parts, dim=1)).numpy()
     return result[0] if result.shape[0] == 1 else result
-
-
-def _check_verbose(verbose, owner):
-    if verbose == "auto":
-        return 1
-    if verbose not in (0, 1, 2) or isinstance(verbose, bool):
-        raise argument_error("verbose", owner, "0, 1, 2 or 'auto'", verbose)
-    return verbose
-
-
-def _check_callbacks(callbacks):
-    callbacks = list(callbacks or [])
-    for callback in callbacks:
-        if not isinstance(callback, Callback):
-            raise InvalidTypeError(
-                f"The 'callbacks' argument of fit must hold Callback instances. Got {callback!r}."
-            )
-    return callbacks

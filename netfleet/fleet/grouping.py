@@ -28,7 +28,7 @@ same loss and metrics, and they are fitted with the same fit settings but `epoch
 import collections
 
 from netfleet.engine.training import DEFAULT_BATCH_SIZE
-from netfleet.fleet.stack import _signature
+from netfleet.fleet.stack import layer_signature
 
 # Fitted to sweeps of batch sizes (16-128, 64-512, 16 and 128, 16 and 32, 32 and 1024) of
 # 2 to 64 members with 5 to 8,257 parameters on a 2-core CPU: where the rule merges, merging
@@ -44,9 +44,8 @@ def batch_key(model, fit_settings):
     compiled = model.compiled
     settings = {k: v for k, v in fit_settings.items() if k not in ("epochs", "batch_size")}
     return (
-        repr(_signature(model)),
-        compiled.loss.name,
-        repr(compiled.metric_ids),
+        repr(layer_signature(model)),
+        compiled.signature(),
         repr(sorted(settings.items(), key=lambda kv: kv[0])),
     )
 

@@ -11,7 +11,6 @@ import math
 import os
 
 import numpy as np
-import pandas as pd
 
 from netfleet.callbacks.history import label_names, member_labels
 from netfleet.errors import InvalidArgumentError, argument_error
@@ -31,9 +30,11 @@ class SweepResult:
             run per configuration.
         models: The trained single models, in configuration order. Defaults to `None` (a
             loaded result has none).
+        pruned: Per configuration, the epoch a pruned sweep stopped it at, or None where it
+            trained all its epochs. Defaults to `None` (nothing pruned).
     """
 
-    def __init__(self, configs, histories, groups=None, models=None):
+    def __init__(self, configs, histories, groups=None, models=None, pruned=None):
         if len(configs) != len(histories):
             raise InvalidArgumentError(
                 f"SweepResult needs one history per configuration ({len(configs)}). "
@@ -47,6 +48,7 @@ class SweepResult:
         self.groups = [[i] for i in range(len(configs))] if groups is None else groups
         self.groups = [list(group) for group in self.groups]
         self.models = models
+        self.pruned = [None] * len(configs) if pruned is None else list(pruned)
 
     @property
     def settings(self):
@@ -62,6 +64,8 @@ class SweepResult:
     def frame(self):
         """A DataFrame indexed by epoch, with columns (settings..., metric), like the
         notebook's `historydf`; NaN past the last epoch of a shorter configuration."""
+        import pandas as pd  # only here: `import netfleet` stays light
+
         epochs = max((len(v) for h in self.histories for v in h.values()), default=0)
         columns, data = [], []
         for label, history in zip(member_labels(self.configs), self.histories):
@@ -80,6 +84,8 @@ class SweepResult:
     def table(self):
         """A tidy DataFrame: one row per configuration, epoch and metric, with columns
         `config` (its index), one per setting, `epoch`, `metric` and `value`."""
+        import pandas as pd  # only here: `import netfleet` stays light
+
         settings = self.settings
         rows = []
         for index, (config, history) in enumerate(zip(self.configs, self.histories)):
@@ -144,6 +150,7 @@ class SweepResult:
             "configs": [{k: _as_data(v) for k, v in c.items()} for c in self.configs],
             "groups": self.groups,
             "histories": self.histories,
+            "pruned": self.pruned,
         }
         text = json.dumps(document, indent=1)
         write_atomically(filepath, lambda file: file.write(text.encode("utf-8")))
@@ -165,7 +172,12 @@ class SweepResult:
                 f"{os.fspath(filepath)!r} was written by a newer netfleet (format version "
                 f"{document['version']}; this one reads up to {VERSION})."
             )
-        return cls(document["configs"], document["histories"], groups=document["groups"])
+        return cls(
+            document["configs"],
+            document["histories"],
+            groups=document["groups"],
+            pruned=document.get("pruned"),
+        )
 
     def plot(self, metrics=("loss", "accuracy"), ax=None):
         """One panel per metric, one curve per configuration: the notebook's figure.

@@ -1,76 +1,133 @@
-"""Where each swept setting goes, and optimizers named by strings like the notebook's.
+"""Where each setting goes: the build function, the optimizer, `compile`, `fit` or the seed.
 
-A setting is routed by its name, in this order: a parameter of the build function, a
-hyperparameter of an optimizer (`learning_rate`, `momentum`, `beta_1`, ...), a compile
-setting (`optimizer`, `loss`, `metrics`), a fit setting (`batch_size`, `epochs`, ...),
-or `seed`. A build function taking `**kwargs` receives every name that routes nowhere else.
+The one resolver of `sweep` and the scikit-learn estimators. A name is routed, in order:
+
+1. by its prefix, as scikeras and skorch route: `model__<name>` to the build function (which
+   must take it), `optimizer__<hyperparameter>`, `compile__<argument>` and `fit__<argument>`
+   (checked where they land). A prefixed name wins over the same name without prefix;
+2. to the build function, when it is one of its parameters;
+3. by name, where the caller allows it (`sweep` does; an estimator has its own parameters
+   for these): an optimizer hyperparameter (`learning_rate`, `momentum`, `beta_1`, ...), a
+   compile setting (`optimizer`, `loss`, `metrics`), a fit setting (`batch_size`, `epochs`,
+   ...) or `seed`;
+4. to a build function that takes `**kwargs`.
+
+Optimizers named by strings like the notebook's are read here too (`make_optimizer`).
 """
 
 import ast
+import collections
 import difflib
 import inspect
 
 from netfleet import optimizers
 from netfleet.errors import InvalidArgumentError
 
-BUILD = "build"
-HYPERPARAMETER = "hyperparameter"
-COMPILE = "compile"
-FIT = "fit"
-SEED = "seed"
-DESTINATIONS = (BUILD, HYPERPARAMETER, COMPILE, FIT, SEED)
+Routes = collections.namedtuple("Routes", ["build", "optimizer", "compile", "fit", "seed"])
+Routes.__doc__ = "Routed settings by destination: one dict name -> value each."
 
+PREFIXES = {"model__": "build", "optimizer__": "optimizer", "compile__": "compile", "fit__": "fit"}
 HYPERPARAMETERS = list(
     dict.fromkeys(name for cls in optimizers.CLASSES.values() for name in cls.hyperparameters)
 )
 COMPILE_SETTINGS = ("optimizer", "loss", "metrics")
 FIT_SETTINGS = ("batch_size", "epochs", "shuffle", "validation_split", "class_weight")
+BY_NAME = {
+    "optimizer": HYPERPARAMETERS,
+    "compile": COMPILE_SETTINGS,
+    "fit": FIT_SETTINGS,
+    "seed": ("seed",),
+}
 
 
-def route(names, build):
-    """The destination of each setting name, or one error naming every unknown name.
+def build_arguments(build, reserved=()):
+    """The names `build` takes as keywords (less `reserved`), and whether it takes `**kwargs`
+    (then it takes any name). `None` (a model instance) takes none."""
+    if build is None:
+        return [], False
+    parameters = inspect.signature(build).parameters.values()
+    names = [
+        p.name
+        for p in parameters
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name not in reserved
+    ]
+    return names, any(p.kind is p.VAR_KEYWORD for p in parameters)
+
+
+def accepts(name, build, *, reserved=()):
+    """Whether an estimator whose build function is `build` may take the setting `name`: a
+    prefixed name always (`route` checks it), a plain one when it is a build argument, any
+    name when `build` is not a function (whoever calls it reports that)."""
+    if name.startswith(tuple(PREFIXES)) or (build is not None and not callable(build)):
+        return True
+    return _destination(name, *build_arguments(build, reserved), False) is not None
+
+
+def route(settings, build, owner, *, by_name=False, reserved=()):
+    """Split `settings` by destination, or raise one error naming every unroutable name.
 
     Args:
-        names: Setting names, in order.
-        build: The build function; its parameters are found with `inspect.signature`.
+        settings: A dict name -> value; names plain or prefixed.
+        build: The build function (`None` for a model instance, which takes no arguments).
+        owner: Who routes (`"sweep"`, `"NetClassifier"`), for messages.
+        by_name: Whether plain names may also reach the optimizer, compile, fit and seed
+            (step 3 of the module docstring). Defaults to `False`.
+        reserved: Build parameters that are never routed (the caller fills them in).
+            Defaults to none.
 
     Returns:
-        A dict name -> one of `BUILD`, `HYPERPARAMETER`, `COMPILE`, `FIT`, `SEED`.
+        `Routes(build, optimizer, compile, fit, seed)`, dicts keyed by unprefixed names.
     """
-    parameters = inspect.signature(build).parameters.values()
-    build_names = [p.name for p in parameters if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
-    takes_any = any(p.kind is p.VAR_KEYWORD for p in parameters)
-    destinations = [
-        (build_names, BUILD),
-        (HYPERPARAMETERS, HYPERPARAMETER),
-        (COMPILE_SETTINGS, COMPILE),
-        (FIT_SETTINGS, FIT),
-        ([SEED], SEED),
-    ]
-    routes, unknown = {}, []
-    for name in names:
-        found = next((where for valid, where in destinations if name in valid), None)
-        if found is None and takes_any:
-            found = BUILD
+    names, takes_any = build_arguments(build, reserved)
+    routes = Routes({}, {}, {}, {}, {})
+    plain, unknown = [], []
+    for key, value in settings.items():
+        found = _destination(key, names, takes_any, by_name)
         if found is None:
-            unknown.append(name)
-        routes[name] = found
+            unknown.append(key)
+        elif key.startswith(tuple(PREFIXES)):
+            getattr(routes, found[0])[found[1]] = value
+        else:
+            plain.append((found, value))
     if unknown:
-        valid = [name for known, _ in destinations for name in known]
-        raise InvalidArgumentError(
-            f"Unknown settings {', '.join(map(_with_hint(valid), unknown))}: a setting must be "
-            "a parameter of the build function, an optimizer hyperparameter, a compile or fit "
-            f"setting, or 'seed'. Valid names: {', '.join(valid)}."
-        )
+        raise _unroutable(unknown, owner, build, names, by_name)
+    for (where, name), value in plain:
+        getattr(routes, where).setdefault(name, value)
     return routes
 
 
-def _with_hint(valid):
-    def describe(name):
-        close = difflib.get_close_matches(name, valid, n=1)
-        return repr(name) + (f" (did you mean {close[0]!r}?)" if close else "")
+def _destination(key, names, takes_any, by_name):
+    """`(destination, name)` for setting `key`, or None when it reaches nothing."""
+    prefix = next((p for p in PREFIXES if key.startswith(p)), None)
+    if prefix is not None:
+        name, where = key[len(prefix) :], PREFIXES[prefix]
+        return None if where == "build" and not (takes_any or name in names) else (where, name)
+    if key in names:
+        return "build", key
+    if by_name:
+        for where, valid in BY_NAME.items():
+            if key in valid:
+                return where, key
+    return ("build", key) if takes_any else None
 
-    return describe
+
+def _unroutable(unknown, owner, build, names, by_name):
+    valid = [*names, *(name for known in BY_NAME.values() for name in known)] if by_name else names
+    function = getattr(build, "__name__", "the model instance")
+    rule = f"a parameter of {function}"
+    if by_name:
+        rule += ", an optimizer hyperparameter, a compile or fit setting, or 'seed'"
+    return InvalidArgumentError(
+        f"{owner} cannot route {', '.join(_with_hint(key, valid) for key in unknown)}: a name "
+        f"must be {rule}, or carry a prefix ({', '.join(PREFIXES)}). "
+        f"Valid names: {', '.join(valid) or 'none'}."
+    )
+
+
+def _with_hint(key, valid):
+    prefix = next((p for p in PREFIXES if key.startswith(p)), "")
+    close = difflib.get_close_matches(key[len(prefix) :], valid, n=1)
+    return repr(key) + (f" (did you mean {close[0]!r}?)" if close else "")
 
 
 def make_optimizer(identifier, hyperparameters=None):
@@ -94,7 +151,7 @@ def make_optimizer(identifier, hyperparameters=None):
         optimizer = type(optimizer).from_config(optimizer.get_config())
     if optimizer.num_members != 1:
         raise InvalidArgumentError(
-            f"sweep needs single-member optimizers; {optimizer!r} describes "
+            f"Sweeps and searches need single-member optimizers; {optimizer!r} describes "
             f"{optimizer.num_members} members. Sweep its hyperparameters as settings instead."
         )
     if not hyperparameters:

@@ -13,7 +13,7 @@ from netfleet.models.model import Model
 from netfleet.optimizers import MixedOptimizer
 
 
-def _signature(model):
+def layer_signature(model):
     """Each layer's kind, settings (activation, rate, ...) and weight shapes: what members of
     one fleet must share. Names, input shapes and initializers may differ (the weight shapes
     are compared, and the weights exist already)."""
@@ -42,14 +42,12 @@ def _check_stackable(models):
         model.require_compiled("stack")
     reference = models[0]
     for i, model in enumerate(models[1:], start=1):
-        if _signature(model) != _signature(reference):
+        if layer_signature(model) != layer_signature(reference):
             raise InvalidArgumentError(
                 f"Model {i} cannot share a batched run with model 0: their layers differ "
-                f"({_signature(model)} vs {_signature(reference)})."
+                f"({layer_signature(model)} vs {layer_signature(reference)})."
             )
-        if model.compiled.loss.name != reference.compiled.loss.name or (
-            model.compiled.metric_ids != reference.compiled.metric_ids
-        ):
+        if model.compiled.signature() != reference.compiled.signature():
             raise InvalidArgumentError(
                 f"Model {i} is compiled with another loss or metrics than model 0."
             )
@@ -85,11 +83,9 @@ def stack(models, member_params=None):
             value = torch.cat(
                 [_members_of(getattr(s, name), s_model) for s, s_model in zip(sources, models)]
             )
-            setattr(target, name, value.requires_grad_(target.trainable))
+            setattr(target, name, value.requires_grad_(name in target.trainable_weight_names))
     compiled = reference.compiled
-    fleet.compile(
-        optimizer=_fleet_optimizer(optimizers), loss=compiled.loss, metrics=compiled.metric_ids
-    )
+    fleet.compile(optimizer=_fleet_optimizer(optimizers), **compiled.arguments())
     fleet.set_members(len(seeds), seeds=seeds, params=params)
     return fleet
 
@@ -134,12 +130,8 @@ def unstack(fleet):
         for target, source in zip(model.layers, fleet.layers):
             for name in target.weight_names:
                 value = _members_of(getattr(source, name), fleet)[m : m + 1].clone()
-                setattr(target, name, value.requires_grad_(target.trainable))
-        model.compile(
-            optimizer=cls(**config),
-            loss=fleet.compiled.loss,
-            metrics=fleet.compiled.metric_ids,
-        )
+                setattr(target, name, value.requires_grad_(name in target.trainable_weight_names))
+        model.compile(optimizer=cls(**config), **fleet.compiled.arguments())
         model.member_params = [fleet.member_params[m]]
         singles.append(model)
     return singles

@@ -2,14 +2,21 @@
 
 import math
 
-from netfleet import activations, initializers
-from netfleet.errors import InvalidArgumentError, argument_error, check_positive_int
+from netfleet import activations, initializers, registry
+from netfleet.errors import (
+    InvalidArgumentError,
+    argument_error,
+    check_bool,
+    check_positive_int,
+)
+from netfleet.layers import stages
 from netfleet.layers.base import Layer, _shape_tuple
 from netfleet.layers.symbolic import Node
 from netfleet.ops import context
 from netfleet.ops.linear import member_linear
 
 
+@registry.register("layer")
 class InputLayer(Layer):
     """The entry of a functional graph: holds the shape of one example."""
 
@@ -22,7 +29,7 @@ class InputLayer(Layer):
         self.batch_size = batch_size
         self.built = True
         node = Node(self, [], [(batch_size, *self.shape)])
-        self._inbound_nodes.append(node)
+        self.inbound_nodes.append(node)
 
     @property
     def input(self):
@@ -40,6 +47,7 @@ def Input(shape=None, batch_size=None, name=None):
     return InputLayer(shape=shape, batch_size=batch_size, name=name).output
 
 
+@registry.register("layer")
 class Dense(Layer):
     """Densely connected layer: `activation(inputs @ kernel + bias)`.
 
@@ -66,7 +74,7 @@ class Dense(Layer):
         super().__init__(**kwargs)
         self.units = check_positive_int(units, "units", "Dense")
         self.activation = activations.get(activation)
-        self.use_bias = use_bias
+        self.use_bias = check_bool(use_bias, "use_bias", "Dense")
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
 
@@ -82,6 +90,14 @@ class Dense(Layer):
     def call(self, inputs, training=False):
         return self.activation(self.pre_activation(inputs))
 
+    def stage(self, first, logits):
+        if not self.trainable:
+            return None
+        if logits or self.activation is activations.linear:
+            return stages.DenseStage(self, first)
+        activation = stages.activation_stage(self.activation)
+        return None if activation is None else stages.DenseStage(self, first, activation)
+
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], self.units)
 
@@ -96,6 +112,7 @@ class Dense(Layer):
         }
 
 
+@registry.register("layer")
 class Activation(Layer):
     """Applies an activation function elementwise (softmax on the last axis)."""
 
@@ -109,10 +126,16 @@ class Activation(Layer):
     def call(self, inputs, training=False):
         return self.activation(inputs)
 
+    def stage(self, first, logits):
+        if logits or self.activation is activations.linear:
+            return stages.PassThroughStage()
+        return stages.activation_stage(self.activation)
+
     def get_config(self):
         return {**super().get_config(), "activation": activations.serialize(self.activation)}
 
 
+@registry.register("layer")
 class Dropout(Layer):
     """Sets a fraction `rate` of inputs to 0 during training and scales the rest by
     `1 / (1 - rate)`; each member draws its own mask from its own generator."""
@@ -122,7 +145,7 @@ class Dropout(Layer):
         if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
             raise argument_error("rate", "Dropout", "a float in [0, 1)", rate)
         self.rate = float(rate)
-        self.seed = seed
+        self.seed = None if seed is None else check_positive_int(seed, "seed", "Dropout", minimum=0)
 
     def call(self, inputs, training=False):
         ctx = context.current()
@@ -132,15 +155,22 @@ class Dropout(Layer):
         mask = ctx.bernoulli(inputs.shape[1:], keep)
         return inputs * mask / keep
 
+    def stage(self, first, logits):
+        return stages.DropoutStage(self.rate) if self.rate > 0 else stages.PassThroughStage()
+
     def get_config(self):
         return {**super().get_config(), "rate": self.rate, "seed": self.seed}
 
 
+@registry.register("layer")
 class Flatten(Layer):
     """Flattens each example to one axis: `(M, batch, d1, d2, ...)` → `(M, batch, d1*d2*...)`."""
 
     def call(self, inputs, training=False):
         return inputs.reshape(inputs.shape[0], inputs.shape[1], -1)
+
+    def stage(self, first, logits):
+        return stages.FlattenStage(self)
 
     def compute_output_shape(self, input_shape):
         rest = input_shape[1:]

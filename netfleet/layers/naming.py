@@ -7,7 +7,10 @@ _counts = collections.Counter()
 
 
 def snake_case(name):
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+    """Keras' conversion of a class name: `Dense` -> `dense`, `Conv2D` -> `conv2d`,
+    `MaxPooling2D` -> `max_pooling2d`, `BatchNormalization` -> `batch_normalization`."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 def unique(prefix):

@@ -8,13 +8,18 @@ the printed summary `netfleet.models.summary`, files `netfleet.saving`.
 import torch
 
 from netfleet import registry, saving
-from netfleet.engine import data, training
+from netfleet.engine import sources, training
 from netfleet.engine.compiled import Compiled
 from netfleet.engine.parameters import ParameterStore
-from netfleet.errors import InvalidArgumentError, InvalidTypeError, NotBuiltError
-from netfleet.layers import naming
+from netfleet.errors import (
+    InvalidArgumentError,
+    InvalidTypeError,
+    NotBuiltError,
+    check_positive_int,
+)
+from netfleet.layers import lifting, naming
 from netfleet.layers.symbolic import SymbolicTensor, flatten
-from netfleet.models import config, summary
+from netfleet.models import config, subclassing, summary
 from netfleet.ops import seeding
 
 
@@ -32,7 +37,7 @@ class Model:
 
     def __init__(self, inputs=None, outputs=None, name=None, seed=None):
         self.name = name or naming.unique(self._default_name())
-        self.seed = int(seed) if seed is not None else seeding.draw_seed()
+        self.seed = _checked_seed(seed, type(self).__name__)
         self.compiled = None
         self.stop_training = False
         self.history = None
@@ -45,6 +50,14 @@ class Model:
         self._generator_cache = {}
         if inputs is not None or outputs is not None:
             self._init_graph(inputs, outputs)
+
+    def __init_subclass__(cls, **kwargs):
+        """A subclass that writes `call(inputs, training=None)` is a subclassed model, as in
+        Keras: its layers are its attributes and it builds itself on the first data it sees
+        (`netfleet.models.subclassing`)."""
+        super().__init_subclass__(**kwargs)
+        if "call" in vars(cls):
+            subclassing.adopt(cls, Model)
 
     def _default_name(self):
         return "functional"
@@ -61,9 +74,10 @@ class Model:
         self.nodes = _topological_nodes(self.inputs, self.outputs)
         seen, layers = set(), []
         for layer in [t.node.layer for t in self.inputs] + [n.layer for n in self.nodes]:
-            if id(layer) not in seen:
-                seen.add(id(layer))
-                layers.append(layer)
+            for one in [layer, *layer.sublayers()]:  # a user layer's inner layers too
+                if id(one) not in seen:
+                    seen.add(id(one))
+                    layers.append(one)
         self._all_layers = layers
         self.built = True
         self._store = None
@@ -81,6 +95,14 @@ class Model:
         raise InvalidArgumentError(
             f"No layer named {name!r}. Layers: {', '.join(l.name for l in self.layers)}."
         )
+
+    def build(self, input_shape=None):
+        """Keras' `build`: a functional model is built when it is made; a subclassed model
+        builds itself for inputs of `input_shape` (batch axis first; a list for several)."""
+        if hasattr(self, "call"):
+            subclassing.build(self, input_shape)
+        else:
+            self.require_built("build()")
 
     def require_built(self, what):
         if not self.built:
@@ -119,9 +141,49 @@ class Model:
     def output_example_shape(self):
         return self.outputs[0].shape[1:]
 
+    @property
+    def input_names(self):
+        """The names of the model's inputs (their `Input` layers), in order: the keys of an
+        `x` dict."""
+        self.require_built("model.input_names")
+        return [tensor.node.layer.name for tensor in self.inputs]
+
+    @property
+    def output_names(self):
+        """The names of the model's outputs (the layers that produce them), in order: the
+        keys of per-output losses, metrics and targets, and the prefixes of their logs."""
+        self.require_built("model.output_names")
+        return [tensor.node.layer.name for tensor in self.outputs]
+
+    @property
+    def input_example_shapes(self):
+        """The shape of one example of each input (no batch axis)."""
+        return [tensor.shape[1:] for tensor in self.inputs]
+
+    @property
+    def output_example_shapes(self):
+        """The shape of one example of each output (no batch axis)."""
+        return [tensor.shape[1:] for tensor in self.outputs]
+
     def final_activation(self):
         layer = self.outputs[0].node.layer
-        return getattr(layer, "activation", None) if hasattr(layer, "pre_activation") else None
+        if not hasattr(layer, "pre_activation") or _rewrites_call(type(layer)):
+            return None
+        return getattr(layer, "activation", None)
+
+    def layer_chain(self):
+        """The layers from input to output when the graph is a plain chain (one input, one
+        output, each layer reading the one before it), else None."""
+        self.require_built("layer_chain()")
+        if len(self.inputs) != 1 or len(self.outputs) != 1:
+            return None
+        tensor, layers = self.inputs[0], []
+        for node in self.nodes:
+            if len(node.inbound) != 1 or node.inbound[0] is not tensor or len(node.outputs) != 1:
+                return None
+            tensor = node.outputs[0]
+            layers.append(node.layer)
+        return layers if tensor is self.outputs[0] else None
 
     def forward(self, inputs, training=False, logits=False):
         """Run the graph on `(M or 1, batch, ...)` tensors; `logits` skips the final activation."""
@@ -159,8 +221,20 @@ class Model:
         """The packed weights (re-packed if the layers were packed by another model)."""
         self.require_built("Training")
         if self._store is None or not self._store.is_current():
-            self._store = ParameterStore(self.layers, self._members)
+            layers = self.layers
+            _check_inner_layers(self, layers)
+            self._store = ParameterStore(layers, self._members)
         return self._store
+
+    def current_parameter_store(self):
+        """The packed weights if they are packed and current (as `fit` left them), else None."""
+        store = self._store
+        return store if store is not None and store.is_current() else None
+
+    def forget_parameter_store(self):
+        """Drop the packed weights after a layer's weight tensors were replaced: the next
+        `parameter_store()` packs them anew."""
+        self._store = None
 
     def prepare_inference(self):
         """Broadcast one-member weights to the members of a fleet for a forward pass, and
@@ -178,16 +252,34 @@ class Model:
             ]
         return self._generator_cache[stream]
 
-    def dropout_generators(self):
-        """Generators of the distinct member seeds, and each member's group (None if 1:1)."""
+    def existing_member_generators(self, stream):
+        """The members' generators for `stream` if they were made (by `fit`), else None."""
+        return self._generator_cache.get(stream)
+
+    def set_member_generators(self, stream, generators):
+        """Use `generators` (one per member) for `stream` from now on (restored state)."""
+        if len(generators) != self._members:
+            raise InvalidArgumentError(
+                f"Model '{self.name}' has {self._members} members. Got {len(generators)} "
+                "generators."
+            )
+        self._generator_cache[stream] = list(generators)
+
+    def dropout_generators(self, members=None):
+        """Generators of the distinct seeds of `members` (indices, in the order wanted; all
+        members by default), and each one's group among them (None if 1:1 or all one).
+        Members that share a seed share its first member's generator, also when only some
+        are given."""
         generators = self.member_generators(seeding.DROPOUT)
         first = {}
         for m, seed in enumerate(self.member_seeds):
             first.setdefault(seed, m)
-        leaders = sorted(first.values())
-        if len(leaders) == len(self.member_seeds) or len(leaders) == 1:
+        members = range(self._members) if members is None else members
+        seeds = [self.member_seeds[m] for m in members]
+        leaders = list(dict.fromkeys(first[s] for s in seeds))  # in the members' order
+        if len(leaders) == len(seeds) or len(leaders) == 1:
             return [generators[m] for m in leaders], None
-        group = torch.tensor([leaders.index(first[s]) for s in self.member_seeds])
+        group = torch.tensor([leaders.index(first[s]) for s in seeds])
         return [generators[m] for m in leaders], group
 
     def active_mask(self):
@@ -209,13 +301,41 @@ class Model:
         return self._active.nonzero().flatten().tolist()
 
     # -- training --------------------------------------------------------------------------
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None, **kwargs):
+    def compile(
+        self,
+        optimizer="rmsprop",
+        loss=None,
+        metrics=None,
+        *,
+        loss_weights=None,
+        run_eagerly=False,
+        jit_compile="auto",
+        **kwargs,
+    ):
         """Fix the optimizer, loss and metrics. Optimizer hyperparameters given as lists make
-        the model a fleet with one member per value (per combination for several lists)."""
+        the model a fleet with one member per value (per combination for several lists).
+
+        With several outputs, `loss` and `metrics` may be given per output (a list in output
+        order or a dict by output name, see `netfleet.engine.compiled`); training minimises
+        the sum of each output's loss times its weight in `loss_weights` (a list or a dict;
+        1 for every output by default).
+
+        Args:
+            run_eagerly: Train through autograd even where the layers' hand-written fast
+                path (the fused step) applies: slower, the same numbers; for debugging a
+                layer or checking the fast path. Defaults to `False`.
+            jit_compile: Keras' compilation switch (`True`, `False` or `"auto"`): on a GPU,
+                `True` / `"auto"` replay the fused step from a captured CUDA graph where the
+                shapes are fixed (the same numbers as eager steps); `False` runs every step
+                eagerly. No effect on the CPU. Defaults to `"auto"`.
+        """
         for key in kwargs:
-            if key not in ("loss_weights", "weighted_metrics", "run_eagerly", "jit_compile"):
+            if key != "weighted_metrics":
                 raise InvalidTypeError(f"compile() got an unexpected keyword argument {key!r}.")
-        self.compiled = Compiled(optimizer, loss, metrics)
+        output_names = self.output_names if self.built else None
+        self.compiled = Compiled(
+            optimizer, loss, metrics, run_eagerly, jit_compile, loss_weights, output_names
+        )
         members = self.compiled.optimizer.num_members
         if members > 1 or self._members == 1:
             self.set_members(members, params=self.compiled.optimizer.member_params)
@@ -224,6 +344,12 @@ class Model:
         if self.compiled is None:
             raise RuntimeError(f"You must call compile() on the model before {owner}().")
         return self.compiled
+
+    @property
+    def optimizer(self):
+        """The compiled optimizer (Keras' `model.optimizer`; its `learning_rate` reads and
+        sets each member's rate), or None before `compile`."""
+        return None if self.compiled is None else self.compiled.optimizer
 
     def fit(
         self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, **kwargs
@@ -234,23 +360,29 @@ class Model:
         return training.fit(self, x, y, batch_size, epochs, verbose, callbacks, **kwargs)
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", **kwargs):
-        """`[loss, *metrics]` (a scalar without metrics); arrays of shape (M,) for a fleet."""
+        """`[loss, *output losses, *metrics]` (a scalar when the loss is the only value);
+        arrays of shape (M,) for a fleet."""
         x = self._built_for(x, "evaluate")
         return training.evaluate(self, x, y, batch_size, verbose, **kwargs)
 
-    def predict(self, x, batch_size=None, verbose="auto"):
-        """Outputs for `x`: `(n, ...)` for one model, `(M, n, ...)` for a fleet."""
-        return training.predict(self, self._built_for(x, "predict"), batch_size, verbose)
+    def predict(self, x, batch_size=None, verbose="auto", steps=None):
+        """Outputs for `x`: `(n, ...)` for one model, `(M, n, ...)` for a fleet (a list of
+        them for several outputs)."""
+        x = self._built_for(x, "predict")
+        return training.predict(self, x, batch_size, verbose, steps)
 
     def _built_for(self, x, owner):
-        """`x` as an array, the model built for its examples: the model builds itself before
-        the engine runs."""
-        array = data.to_array(x, "x", owner)
-        self.ensure_built(array.shape[1:])
-        return array
+        """`x`, once the model is built for its examples: the model builds itself before the
+        engine runs (from arrays, or a stream's first batch)."""
+        if not self.built:
+            self.ensure_built(sources.example_shape(x, owner))
+        return x
 
-    def __call__(self, x):
-        """The model's output for arrays `x`, as a torch tensor."""
+    def __call__(self, x, training=None):
+        """The model's output for arrays `x`, as a torch tensor; inside another model's
+        `call`, its output for that call's tensors (a model used as a layer)."""
+        if lifting.in_model_call():
+            return subclassing.call_in_model(self, x, training)
         return torch.as_tensor(self.predict(x, verbose=0))
 
     # -- weights ---------------------------------------------------------------------------
@@ -338,3 +470,33 @@ def _topological_nodes(inputs, outputs):
     for tensor in outputs:
         visit(tensor)
     return order
+
+
+def _rewrites_call(cls):
+    """Whether `cls` writes a `call` of its own over the one that goes with its
+    `pre_activation` (a subclass of Dense): its logits are then not `pre_activation`'s."""
+    owners = [
+        next(k for k in cls.__mro__ if name in vars(k)) for name in ("call", "pre_activation")
+    ]
+    return owners[0] is not owners[1] and issubclass(owners[0], owners[1])
+
+
+def _check_inner_layers(model, layers):
+    """Refuse to train a model whose user layer holds layers the model does not list (a
+    Sequential lists the layers added to it): their weights would not be trained."""
+    listed = {id(layer) for layer in layers}
+    for layer in layers:
+        missing = [inner.name for inner in layer.sublayers() if id(inner) not in listed]
+        if missing:
+            raise InvalidArgumentError(
+                f"Layer '{layer.name}' of model '{model.name}' holds the layers "
+                f"{', '.join(missing)}, which a {type(model).__name__} does not train. Use it "
+                "in a functional model or a Model subclass, which train the layers it holds."
+            )
+
+
+def _checked_seed(seed, owner):
+    """The model's seed: `seed` if it is an int >= 0, a fresh draw when it is None."""
+    if seed is None:
+        return seeding.draw_seed()
+    return int(check_positive_int(seed, "seed", owner, minimum=0))

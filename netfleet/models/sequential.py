@@ -2,7 +2,7 @@
 shape is known."""
 
 from netfleet import registry
-from netfleet.errors import InvalidArgumentError, InvalidTypeError
+from netfleet.errors import InvalidArgumentError, InvalidTypeError, argument_error
 from netfleet.layers.base import Layer
 from netfleet.layers.core import InputLayer
 from netfleet.layers.symbolic import SymbolicTensor
@@ -21,6 +21,8 @@ class Sequential(Model):
     """
 
     def __init__(self, layers=None, name=None, seed=None):
+        if layers is not None and not isinstance(layers, (list, tuple)):
+            raise argument_error("layers", "Sequential", "a list of layers", layers)
         super().__init__(name=name, seed=seed)
         self._stack = []
         self._input_layer = None
@@ -92,8 +94,8 @@ class Sequential(Model):
 
     def _rebuild(self):
         for layer, node in self._own_nodes:
-            if node in layer._inbound_nodes:
-                layer._inbound_nodes.remove(node)
+            if node in layer.inbound_nodes:
+                layer.inbound_nodes.remove(node)
         self._own_nodes = []
         if self._input_layer is None or not self._stack:
             self.built = False

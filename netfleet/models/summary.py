@@ -1,5 +1,7 @@
 """`Model.summary()`: Keras' table of layers, output shapes and parameter counts."""
 
+import numpy as np
+
 from netfleet.layers.core import InputLayer
 
 DEFAULT_POSITIONS = (0.45, 0.85, 1.0)
@@ -47,7 +49,9 @@ def print_summary(model, line_length=None, positions=None, print_fn=None):
             )
         )
         emit(("=" if i == len(rows) - 1 else "_") * line_length)
-    trainable = sum(layer.count_params() for layer in layers if layer.trainable)
+    trainable = sum(
+        int(np.prod(weight.shape[1:])) for layer in layers for weight in layer.trainable_weights
+    )
     total = sum(layer.count_params() for layer in layers)
     emit(f"Total params: {total:,}")
     emit(f"Trainable params: {trainable:,}")

@@ -1,5 +1,6 @@
-"""The state of the forward pass that layers may read: training or inference, and the
-per-member random generators (grouped by seed, so members that share one draw once)."""
+"""The state of the forward pass that layers may read: training or inference, the
+per-member random generators (grouped by seed, so members that share one draw once), and
+which members are being trained in this step."""
 
 import contextlib
 import contextvars
@@ -10,17 +11,29 @@ _current = contextvars.ContextVar("netfleet_forward_context", default=None)
 
 
 class ForwardContext:
-    """Training flag and dropout generators of one forward pass over M members."""
+    """Training flag, dropout generators and trained members of one forward pass over M
+    members.
 
-    def __init__(self, training, generators=(), member_group=None):
+    `active` (a bool tensor (M,), or None for all) marks the members this training step
+    updates: a layer keeps the state of the others as it is (BatchNormalization's moving
+    statistics of a stopped member, or of a member without rows in the step). The training
+    loop sets it before each step.
+    """
+
+    def __init__(self, training, generators=(), member_group=None, active=None):
         self.training = training
         self.generators = list(generators)
         self.member_group = member_group
+        self.active = active
 
     def bernoulli(self, member_shape, keep_prob):
-        """A {0, 1} mask [M, *member_shape]: one draw per generator group, shared within it."""
+        """A {0, 1} mask [M, *member_shape]: one draw per generator group, shared within it,
+        on each generator's device."""
         masks = torch.stack(
-            [torch.empty(member_shape).bernoulli_(keep_prob, generator=g) for g in self.generators]
+            [
+                torch.empty(member_shape, device=g.device).bernoulli_(keep_prob, generator=g)
+                for g in self.generators
+            ]
         )
         return masks if self.member_group is None else masks[self.member_group]
 

@@ -38,5 +38,17 @@ def member_generator(seed, stream):
     return torch.Generator().manual_seed((int(seed) * 1_000_003 + stream) % 2**63)
 
 
+def device_generators(generators, device):
+    """Generators on `device` (a GPU), one per CPU generator in `generators`, each seeded
+    with a draw from it: a member's masks then come from its own stream on the device, and
+    that stream continues across `fit` calls (and model files) as its CPU generator does."""
+    return [
+        torch.Generator(device=device).manual_seed(
+            int(torch.randint(0, 2**63 - 1, (1,), generator=generator))
+        )
+        for generator in generators
+    ]
+
+
 SHUFFLE = 0
 DROPOUT = 1

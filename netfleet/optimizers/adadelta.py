@@ -1,9 +1,12 @@
 """Adadelta (Zeiler, 2012) as Keras writes it, with a learning rate on top of the paper's
 step (the paper's form is `learning_rate=1.0`)."""
 
-from netfleet.optimizers.base import Hyperparameter, Optimizer
+from netfleet import registry
+from netfleet.optimizers.base import Optimizer
+from netfleet.optimizers.hyperparameters import COMMON_OPTIONS, Hyperparameter
 
 
+@registry.register("optimizer")
 class Adadelta(Optimizer):
     """Scale steps by the ratio of running RMS of past steps to running RMS of gradients.
 
@@ -16,15 +19,18 @@ class Adadelta(Optimizer):
         w = w + learning_rate * delta
 
     Args:
-        learning_rate: Defaults to `0.001`.
+        learning_rate: A float or a schedule. Defaults to `0.001`.
         rho: The decay rate, in [0, 1). Defaults to `0.95`.
         epsilon: Defaults to `1e-7`.
+        weight_decay, clipnorm, clipvalue, global_clipnorm: Keras' options (see
+            `Optimizer`). Default to `None` (off).
     """
 
     hyperparameters = {
         "learning_rate": Hyperparameter(0.001, 0.0, low_open=True),
         "rho": Hyperparameter(0.95, 0.0, 1.0),
         "epsilon": Hyperparameter(1e-7, 0.0),
+        **COMMON_OPTIONS,
     }
 
     def build_slots(self, data):

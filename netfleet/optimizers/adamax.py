@@ -2,10 +2,13 @@
 
 import torch
 
+from netfleet import registry
 from netfleet.optimizers.adam import ADAM_HYPERPARAMETERS
 from netfleet.optimizers.base import Optimizer
+from netfleet.optimizers.hyperparameters import COMMON_OPTIONS
 
 
+@registry.register("optimizer")
 class Adamax(Optimizer):
     """Adam with the second moment replaced by an exponentially weighted infinity norm.
 
@@ -16,13 +19,15 @@ class Adamax(Optimizer):
         w = w - learning_rate * m / ((1 - beta_1**t) * (u + epsilon))
 
     Args:
-        learning_rate: Defaults to `0.001`.
+        learning_rate: A float or a schedule. Defaults to `0.001`.
         beta_1: Decay of the first moment, in [0, 1). Defaults to `0.9`.
         beta_2: Decay of the infinity norm, in [0, 1). Defaults to `0.999`.
         epsilon: Defaults to `1e-7`.
+        weight_decay, clipnorm, clipvalue, global_clipnorm: Keras' options (see
+            `Optimizer`). Default to `None` (off).
     """
 
-    hyperparameters = ADAM_HYPERPARAMETERS
+    hyperparameters = {**ADAM_HYPERPARAMETERS, **COMMON_OPTIONS}
 
     def build_slots(self, data):
         self.add_slot("m", data)

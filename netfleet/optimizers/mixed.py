@@ -8,12 +8,16 @@ counts are views of one `(M, 1)` tensor too, so the state saves as one optimizer
 
 import itertools
 
+import numpy as np
 import torch
 
+from netfleet import registry
 from netfleet.errors import InvalidArgumentError, argument_error
 from netfleet.optimizers.base import Optimizer
+from netfleet.optimizers.variable import LearningRate
 
 
+@registry.register("optimizer")
 class MixedOptimizer(Optimizer):
     """Optimizers of several kinds over consecutive members of one fleet.
 
@@ -86,8 +90,9 @@ class MixedOptimizer(Optimizer):
         raise IndexError(f"member {index} of a {self.num_members}-member MixedOptimizer")
 
     # -- state -----------------------------------------------------------------------------
-    def build(self, data):
-        """Build each part on its rows of `data` (M, P), sharing one step count tensor."""
+    def build(self, data, segments=None):
+        """Build each part on its rows of `data` (M, P), sharing one step count tensor;
+        `segments` as `Optimizer.build` takes them."""
         if data.shape[0] != self.num_members:
             raise InvalidArgumentError(
                 f"MixedOptimizer describes {self.num_members} members but the model has "
@@ -95,7 +100,7 @@ class MixedOptimizer(Optimizer):
             )
         self.iterations = torch.zeros(data.shape[0], 1, device=data.device)
         for (part, _), (start, end) in zip(self.parts, self.bounds):
-            part.build(data[start:end])
+            part.build(data[start:end], segments)
             part.iterations = self.iterations[start:end]
         self._data = data
 
@@ -114,17 +119,58 @@ class MixedOptimizer(Optimizer):
             rows = None if active is None else active[start:end]
             part.apply(data[start:end], grad[start:end], rows)
 
+    # -- compaction ------------------------------------------------------------------------
+    def select_members(self, rows, data, segments=None):
+        """A `MixedOptimizer` for members `rows` (an index tensor, in any order) alone, one
+        part for each run of them that one part holds, built on `data` `(len(rows), P)` with
+        their state (see `Optimizer.select_members`)."""
+        pieces = self._pieces(rows)
+        parts = [
+            (type(part).for_members([part.member_config(int(r)) for r in local]), len(local))
+            for part, local in pieces
+        ]
+        compact = MixedOptimizer(parts, name=self.name)
+        compact.build(data, segments)
+        self.gather_members(compact, rows)
+        return compact
+
+    def gather_members(self, part, rows):
+        """Copy the state of members `rows` into `part` (`select_members`), part by part."""
+        for (own, local), (compact, _) in zip(self._pieces(rows), part.parts):
+            own.gather_members(compact, local)
+
+    def scatter_members(self, part, rows):
+        """Copy `part`'s state back into members `rows`, part by part."""
+        for (own, local), (compact, _) in zip(self._pieces(rows), part.parts):
+            own.scatter_members(compact, local)
+
+    def _pieces(self, rows):
+        """`(part, its own indices of rows)` for each run of consecutive `rows` that one
+        part holds, in the order of `rows`."""
+        starts = torch.tensor([start for start, _ in self.bounds])
+        owners = (torch.searchsorted(starts, rows.cpu(), right=True) - 1).tolist()
+        pieces = []
+        for index, (row, owner) in enumerate(zip(rows.tolist(), owners)):
+            if index == 0 or owner != owners[index - 1]:
+                pieces.append((self.parts[owner][0], []))
+            pieces[-1][1].append(row - self.bounds[owner][0])
+        return [(part, torch.tensor(local, device=rows.device)) for part, local in pieces]
+
     # -- Keras compatibility ---------------------------------------------------------------
     @property
     def learning_rate(self):
-        values = self.member_values("learning_rate", self.num_members)
-        return values if len(set(values)) > 1 else values[0]
+        """Each member's learning rate now, as a live `LearningRate` (see `Optimizer`)."""
+        return LearningRate(self)
 
     @learning_rate.setter
     def learning_rate(self, value):
-        self.set_hyperparameter("learning_rate", value)
+        LearningRate(self).assign(value)
 
     lr = learning_rate
+
+    def current_learning_rates(self):
+        """Each member's learning rate now, `(M,)`."""
+        return np.concatenate([part.current_learning_rates() for part, _ in self.parts])
 
     def set_hyperparameter(self, key, value):
         """Change a hyperparameter of every part: a scalar, or one value per member."""
@@ -152,9 +198,10 @@ class MixedOptimizer(Optimizer):
 
     @classmethod
     def from_config(cls, config):
-        from netfleet.optimizers import get  # the registry imports this module
-
-        parts = [(get(part), part["member_count"]) for part in config["parts"]]
+        parts = []
+        for part in config["parts"]:
+            optimizer = registry.get("optimizer", part["class_name"]).from_config(part["config"])
+            parts.append((optimizer, part["member_count"]))
         return cls(parts, name=config.get("name"))
 
     def __repr__(self):

@@ -1,10 +1,13 @@
 """Nadam (Dozat, 2015), Adam with Nesterov momentum, as Keras 3 writes it: the momentum
 schedule `u_t = beta_1 * (1 - 0.5 * 0.96**t)` and its running product."""
 
+from netfleet import registry
 from netfleet.optimizers.adam import ADAM_HYPERPARAMETERS
 from netfleet.optimizers.base import Optimizer
+from netfleet.optimizers.hyperparameters import COMMON_OPTIONS
 
 
+@registry.register("optimizer")
 class Nadam(Optimizer):
     """Adam whose first moment looks one step ahead, with Keras' momentum schedule.
 
@@ -23,13 +26,15 @@ class Nadam(Optimizer):
     `0.96**(0.004 * t)`.)
 
     Args:
-        learning_rate: Defaults to `0.001`.
+        learning_rate: A float or a schedule. Defaults to `0.001`.
         beta_1: Decay of the first moment, in [0, 1). Defaults to `0.9`.
         beta_2: Decay of the second moment, in [0, 1). Defaults to `0.999`.
         epsilon: Defaults to `1e-7`.
+        weight_decay, clipnorm, clipvalue, global_clipnorm: Keras' options (see
+            `Optimizer`). Default to `None` (off).
     """
 
-    hyperparameters = ADAM_HYPERPARAMETERS
+    hyperparameters = {**ADAM_HYPERPARAMETERS, **COMMON_OPTIONS}
 
     def build_slots(self, data):
         self.add_slot("m", data)

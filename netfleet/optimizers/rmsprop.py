@@ -1,9 +1,12 @@
 """RMSprop (Hinton, 2012) as Keras writes it: epsilon inside the square root, optional
 centering, and plain (not Nesterov) momentum applied to the increment."""
 
-from netfleet.optimizers.base import Hyperparameter, Optimizer
+from netfleet import registry
+from netfleet.optimizers.base import Optimizer
+from netfleet.optimizers.hyperparameters import COMMON_OPTIONS, Hyperparameter
 
 
+@registry.register("optimizer")
 class RMSprop(Optimizer):
     """Divide the gradient by a running root mean square of recent gradients.
 
@@ -19,12 +22,14 @@ class RMSprop(Optimizer):
         w = w - increment                                     otherwise
 
     Args:
-        learning_rate: Defaults to `0.001`.
+        learning_rate: A float or a schedule. Defaults to `0.001`.
         rho: Discount of the old squared gradients, in [0, 1]. Defaults to `0.9`.
         momentum: In [0, 1]. Defaults to `0.0`.
         epsilon: Defaults to `1e-7`.
         centered: Normalize by the estimated variance instead of the second moment.
             Defaults to `False`.
+        weight_decay, clipnorm, clipvalue, global_clipnorm: Keras' options (see
+            `Optimizer`). Default to `None` (off).
     """
 
     hyperparameters = {
@@ -33,6 +38,7 @@ class RMSprop(Optimizer):
         "momentum": Hyperparameter(0.0, 0.0, 1.0, high_open=False),
         "epsilon": Hyperparameter(1e-7, 0.0, low_open=True),
         "centered": Hyperparameter(False, kind=bool),
+        **COMMON_OPTIONS,
     }
 
     def build_slots(self, data):

@@ -1,8 +1,11 @@
 """Stochastic gradient descent with momentum and Nesterov momentum, as Keras defines it."""
 
-from netfleet.optimizers.base import Hyperparameter, Optimizer
+from netfleet import registry
+from netfleet.optimizers.base import Optimizer
+from netfleet.optimizers.hyperparameters import COMMON_OPTIONS, Hyperparameter
 
 
+@registry.register("optimizer")
 class SGD(Optimizer):
     """Gradient descent, with optional (Nesterov) momentum.
 
@@ -13,15 +16,18 @@ class SGD(Optimizer):
         w = w + v                                   otherwise
 
     Args:
-        learning_rate: Defaults to `0.01`.
+        learning_rate: A float or a schedule. Defaults to `0.01`.
         momentum: In [0, 1]. Defaults to `0.0`.
         nesterov: Defaults to `False`.
+        weight_decay, clipnorm, clipvalue, global_clipnorm: Keras' options (see
+            `Optimizer`). Default to `None` (off).
     """
 
     hyperparameters = {
         "learning_rate": Hyperparameter(0.01, 0.0, low_open=True),
         "momentum": Hyperparameter(0.0, 0.0, 1.0, high_open=False),
         "nesterov": Hyperparameter(False, kind=bool),
+        **COMMON_OPTIONS,
     }
 
     def build_slots(self, data):

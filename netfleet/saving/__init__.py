@@ -1,9 +1,12 @@
 """Saving and loading: a model file (JSON config + safetensors weights in one zip) and
-weights-only safetensors files. Nothing is pickled; loading never runs code."""
+weights-only safetensors files, and Keras 3 `.keras` files of layers netfleet has. Nothing
+is pickled; loading never runs code."""
 
 from netfleet.saving.files import load_model, load_weights, save_model, save_weights
+from netfleet.saving.keras_files import load_keras_model
 
 __all__ = [
+    "load_keras_model",
     "load_model",
     "load_weights",
     "save_model",

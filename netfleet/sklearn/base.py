@@ -7,6 +7,7 @@ takes by default, and how the encoded targets reach a given model (`_model_targe
 
 import contextlib
 import copy
+import inspect
 
 import numpy as np
 from sklearn.base import BaseEstimator
@@ -18,12 +19,15 @@ from netfleet.errors import (
     argument_error,
     check_positive_int,
 )
-from netfleet.fleet.routing import make_optimizer
+from netfleet.fleet import routing
 from netfleet.layers import Dense, Input
 from netfleet.models import Model, Sequential
 from netfleet.models.cloning import clone_model
 from netfleet.ops import seeding
-from netfleet.sklearn import routing
+
+# Build arguments that describe the data: filled in when the build function names them,
+# never set by the user.
+META = ("n_features_in_", "n_outputs_", "output_activation_")
 
 
 def mlp(
@@ -60,6 +64,16 @@ def _function_of(model, build_fn):
     if isinstance(model, Model):
         return None
     return model if model is not None else build_fn if build_fn is not None else mlp
+
+
+def build_kwargs(fn, routes, defaults, meta):
+    """The keyword arguments to call `fn` with: the estimator's `defaults` (optimizer, loss,
+    metrics) and the `meta` arguments that `fn` names, then the routed build arguments."""
+    names, _ = routing.build_arguments(fn, META)
+    kwargs = {k: v for k, v in defaults.items() if k in names and v is not None}
+    kwargs.update({k: v for k, v in meta.items() if k in inspect.signature(fn).parameters})
+    kwargs.update(routes.build)
+    return kwargs
 
 
 def _name(fn):
@@ -149,10 +163,11 @@ class BaseNetEstimator(BaseEstimator):
         invalid = [
             k
             for k in params
-            if k not in own and (hasattr(type(self), k) or not routing.accepts(k, fn))
+            if k not in own
+            and (hasattr(type(self), k) or not routing.accepts(k, fn, reserved=META))
         ]
         if invalid:
-            names = routing.build_arguments(fn)[0]
+            names = routing.build_arguments(fn, META)[0]
             raise ValueError(
                 f"Invalid parameters {invalid} for estimator {type(self).__name__}. Valid "
                 f"parameters are: {sorted(own)}, the build function's arguments {names} (also "
@@ -186,7 +201,7 @@ class BaseNetEstimator(BaseEstimator):
     def _routes(self):
         fn = _function_of(self.model, self.build_fn)
         params = {name: getattr(self, name) for name in self._routed_names()}
-        return fn, routing.route(params, fn, type(self).__name__)
+        return fn, routing.route(params, fn, type(self).__name__, reserved=META)
 
     # -- fitting -----------------------------------------------------------------------------
     def fit(self, X, y, **fit_params):
@@ -228,7 +243,7 @@ class BaseNetEstimator(BaseEstimator):
                     "n_outputs_": self.n_outputs_,
                     "output_activation_": self._output_activation(),
                 }
-                model = fn(**routing.build_kwargs(fn, routes, defaults, meta))
+                model = fn(**build_kwargs(fn, routes, defaults, meta))
             if not isinstance(model, Model):
                 raise InvalidTypeError(
                     f"The build function {_name(fn)} must return a netfleet Model. "
@@ -251,7 +266,7 @@ class BaseNetEstimator(BaseEstimator):
         return model
 
     def _optimizer(self, hyperparameters):
-        return make_optimizer(self.optimizer, hyperparameters)
+        return routing.make_optimizer(self.optimizer, hyperparameters)
 
     def _fit_arguments(self, fit_params):
         """The keyword arguments of `Model.fit` (all but x and y)."""

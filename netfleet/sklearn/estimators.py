@@ -3,7 +3,7 @@
 They follow scikit-learn's contract (`__init__` only stores, checks happen in `fit`, fitted
 attributes end in `_`) so that `clone`, `cross_val_score`, `GridSearchCV` and
 `netfleet.sklearn.FleetSearchCV` work on them. Parameters of the build function are
-estimator parameters, routed by name (see `netfleet.sklearn.routing`); the parameters they
+estimator parameters, routed by name (see `netfleet.fleet.routing`); the parameters they
 share are documented on `netfleet.sklearn.base.BaseNetEstimator`.
 """
 

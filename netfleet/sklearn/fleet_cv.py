@@ -4,85 +4,41 @@ Each (candidate, fold) becomes one member, built as the separate `fit` of the ca
 the fold's training rows would build it (same seed, so same initial weights and batch
 order). Candidates that differ only in `epochs` share one member: it trains to their
 largest `epochs` and is scored at each of theirs. Members that can train together
-(`netfleet.fleet.group_indices`) are stacked into one fleet and fitted once on the whole
-data, each on its own fold's rows (`member_rows`); a callback scores members at the end of
-the epochs their candidates ask for, and freezes a member once its last one is scored.
+(`netfleet.fleet.grouping.group_indices`) form one group of the fleet runner
+(`netfleet.fleet.runner`), which fits the group once on the whole data, each member on its
+own fold's rows; the runner's hook scores members at the end of the epochs their candidates
+ask for, and the runner freezes a member after its last one.
+
+`CrossValidation` is the plan (members, groups, the scoring hook, the results gathered from
+the runs): `evaluate` runs it once; the successive halving searches run it rung by rung
+(`netfleet.fleet.halving`), each member scored at every rung's epoch.
 
 One difference remains with separate runs: with `EarlyStopping(restore_best_weights=True)`,
 a candidate read off a longer trajectory is scored with the weights of its epoch, not with
 the best weights its own shorter run would restore.
 """
 
+import collections
 import time
 import traceback
 import warnings
 
 import numpy as np
 from sklearn.base import clone
-from sklearn.model_selection._validation import (
-    _insert_error_scores,
-    _warn_or_raise_about_fit_failures,
-)
-from sklearn.utils import _safe_indexing
+from sklearn.exceptions import FitFailedWarning
 
-from netfleet.callbacks.base import Callback
 from netfleet.errors import InvalidArgumentError
-from netfleet.fleet import group_indices, stack
+from netfleet.fleet.grouping import group_indices
+from netfleet.fleet.runner import Group, Member, run_groups
 
 
-class Member:
-    """One trajectory: a model trained on fold `fold`, scored for `schedule[epoch]`."""
+class Trajectory:
+    """One member of the plan: the candidates that share all but `epochs` (their indices
+    by epoch in `schedule`), trained on the rows `train` of fold `fold`."""
 
     def __init__(self, estimator, fold, train, schedule):
         self.estimator, self.fold, self.train, self.schedule = estimator, fold, train, schedule
         self.model = estimator._build_model()
-
-
-class EpochScorer(Callback):
-    """Scores the members due at the end of an epoch, then freezes the finished ones.
-
-    Members that other callbacks stopped early (EarlyStopping) are scored at the end of
-    training for the epochs they did not reach, with the weights they stopped with, as
-    their separate runs would be.
-
-    Args:
-        members: The fleet's `Member`s, in member order.
-        score: `score(member, epoch, seconds)` records the scores of the member's candidates
-            at `epoch`; `seconds` is the fleet's training time so far, divided among members.
-    """
-
-    def __init__(self, members, score):
-        super().__init__()
-        self.members, self.score = members, score
-
-    def on_train_begin(self, logs=None):
-        self.start, self.scoring = time.perf_counter(), 0.0
-        self.pending = [sorted(member.schedule) for member in self.members]
-        self._score(lambda e: e == 0)
-
-    def on_epoch_end(self, epoch, logs=None):
-        self._score(lambda e: e == epoch + 1)
-
-    def on_train_end(self, logs=None):
-        self._score(lambda e: True)
-
-    def _score(self, due):
-        began = time.perf_counter()
-        seconds = (began - self.start - self.scoring) / len(self.members)
-        weights = None
-        for m, member in enumerate(self.members):
-            epochs = [e for e in self.pending[m] if due(e)]
-            if not epochs:
-                continue
-            weights = self.model.get_weights() if weights is None else weights
-            member.model.set_weights([w[m] for w in weights])
-            for epoch in epochs:
-                self.score(member, epoch, seconds)
-                self.pending[m].remove(epoch)
-        self.scoring += time.perf_counter() - began
-        finished = [m for m in self.model.active_members if not self.pending[m]]
-        if finished:
-            self.model.stop_members(finished)
 
 
 def evaluate(estimator, candidates, X, y, cv, scorer, options):
@@ -94,62 +50,120 @@ def evaluate(estimator, candidates, X, y, cv, scorer, options):
         X, y: The whole data (indexable).
         cv: A checked splitter.
         scorer: Called as `scorer(estimator, X, y)`.
-        options: `groups` (for `cv`), `return_train_score`, `error_score`, `verbose` and
-            `fit_params`.
+        options: `groups` (for `cv`), `return_train_score`, `error_score`, `verbose`,
+            `fit_params`, and optionally `executor` and `store` (see `run_groups`).
     """
-    base = clone(estimator)
-    data, targets = base._prepare(X, y)
-    _check_class_sizes(base, targets, cv.get_n_splits(X, y, options["groups"]))
-    splits = list(cv.split(X, y, options["groups"]))
-    _check_folds(base, targets, splits)
-    members = _plan(estimator, base, candidates, splits)
-    arguments = [m.estimator._fit_arguments({}) for m in members]
-    settings = [
-        {k: v for k, v in a.items() if k not in ("callbacks", "verbose")} for a in arguments
-    ]
-    groups = group_indices([m.model for m in members], settings)
+    plan = CrossValidation(estimator, candidates, X, y, cv, scorer, options)
     if options["verbose"]:
+        plan.announce(len(candidates))
+    runs = run_groups(
+        plan.groups,
+        plan.score,
+        record_errors=options["error_score"] != "raise",
+        executor=options.get("executor"),
+        store=options.get("store"),
+        progress=True,
+    )
+    return plan.outcomes(runs, range(len(candidates)))
+
+
+class CrossValidation:
+    """The members of a cross-validated search, their groups, and the hook that scores them.
+
+    Args:
+        estimator, candidates, X, y, cv, scorer, options: As `evaluate`'s.
+        epochs: The epochs at which every candidate is scored (successive halving's
+            rungs). Defaults to `None`: each candidate at its own `epochs`, candidates that
+            differ only in `epochs` sharing one member per fold.
+    """
+
+    def __init__(self, estimator, candidates, X, y, cv, scorer, options, epochs=None):
+        self.estimator, self.candidates, self.scorer = estimator, candidates, scorer
+        self.error_score = options["error_score"]
+        self.return_train_score = options["return_train_score"]
+        self.base = clone(estimator)
+        data, targets = self.base._prepare(X, y)
+        _check_class_sizes(self.base, targets, cv.get_n_splits(X, y, options["groups"]))
+        splits = list(cv.split(X, y, options["groups"]))
+        _check_folds(self.base, targets, splits)
+        self.n_splits = len(splits)
+        self.trajectories = _plan(estimator, self.base, candidates, splits, epochs)
+        arguments = [t.estimator._fit_arguments({}) for t in self.trajectories]
+        settings = [
+            {k: v for k, v in a.items() if k not in ("callbacks", "verbose")} for a in arguments
+        ]
+        models = [t.model for t in self.trajectories]
+        self.groups = [
+            _group(indices, self.trajectories, arguments, data, targets, options["fit_params"])
+            for indices in group_indices(models, settings)
+        ]
+        self.folds = [(_rows(X, test), _rows(y, test)) for _, test in splits]
+        if self.return_train_score:
+            self.train_folds = [(_rows(X, train), _rows(y, train)) for train, _ in splits]
+
+    @property
+    def candidates_of(self):
+        """Member key -> the candidates it trains for."""
+        return {
+            key: {c for cs in trajectory.schedule.values() for c in cs}
+            for key, trajectory in enumerate(self.trajectories)
+        }
+
+    def announce(self, count):
+        """Print the plan, as scikit-learn's searches do with `verbose`."""
         print(
-            f"Fitting {len(splits)} folds for each of {len(candidates)} candidates, totalling "
-            f"{len(splits) * len(candidates)} fits as {len(groups)} batched runs"
+            f"Fitting {self.n_splits} folds for each of {count} candidates, totalling "
+            f"{self.n_splits * count} fits as {len(self.groups)} batched runs"
         )
-    folds = [(_safe_indexing(X, test), _safe_indexing(y, test)) for _, test in splits]
-    if options["return_train_score"]:
-        train_folds = [(_safe_indexing(X, tr), _safe_indexing(y, tr)) for tr, _ in splits]
-    results = {}
 
-    def score(member, epoch, seconds):
-        for c in member.schedule[epoch]:
-            view = clone(estimator).set_params(**candidates[c])
-            view._copy_encoding(base)
-            view.model_ = member.model
+    def score(self, checkpoint):
+        """The runner's hook: the results of the checkpoint's candidates due at its epoch,
+        keyed (candidate, fold)."""
+        trajectory = self.trajectories[checkpoint.key]
+        scores = []
+        for c in trajectory.schedule[checkpoint.epoch]:
+            view = clone(self.estimator).set_params(**self.candidates[c])
+            view._copy_encoding(self.base)
+            view.model_ = checkpoint.model
             began = time.perf_counter()
-            result = {"fit_error": None, "fit_time": seconds}
-            result["test_scores"] = _score(scorer, view, *folds[member.fold], options)
-            if options["return_train_score"]:
-                result["train_scores"] = _score(scorer, view, *train_folds[member.fold], options)
+            result = {"fit_error": None, "fit_time": checkpoint.seconds}
+            test = self.folds[trajectory.fold]
+            result["test_scores"] = _score(self.scorer, view, *test, self.error_score)
+            if self.return_train_score:
+                train = self.train_folds[trajectory.fold]
+                result["train_scores"] = _score(self.scorer, view, *train, self.error_score)
             result["score_time"] = time.perf_counter() - began
-            results[c, member.fold] = result
+            scores.append(((c, trajectory.fold), result))
+        return scores
 
-    for indices in groups:
-        group = [members[i] for i in indices]
-        try:
-            _train(group, data, targets, arguments[indices[0]], options["fit_params"], score)
-        except Exception:
-            if options["error_score"] == "raise":
-                raise
-            failure = _failure(options, traceback.format_exc())
-            for member in group:
-                for c in {c for cs in member.schedule.values() for c in cs}:
-                    results.setdefault((c, member.fold), dict(failure))
-    out = [results[c, k] for c in range(len(candidates)) for k in range(len(splits))]
-    _warn_or_raise_about_fit_failures(out, options["error_score"])
-    _insert_error_scores(out, options["error_score"])
-    return out
+    def outcomes(self, runs, candidates):
+        """The results in `runs` (`GroupResult`s) of `candidates` (ids) on every fold,
+        candidate-major; scikit-learn's warning about failed fits (its error when all
+        failed)."""
+        results = self._gather(runs)
+        out = [results[c, k] for c in candidates for k in range(self.n_splits)]
+        _warn_or_raise_about_failures(out, self.error_score)
+        _insert_error_scores(out, self.error_score)
+        return out
+
+    def _gather(self, runs):
+        """The results of `runs`, keyed (candidate, fold); a failed run's members get the
+        failure for each of their candidates."""
+        results = {}
+        for run in runs:
+            for record in run.records:
+                results.update(record.value)
+            if run.error is not None:
+                failure = _failure(self.error_score, self.return_train_score, run.error)
+                for trajectory in (self.trajectories[key] for key in run.keys):
+                    for c in {c for cs in trajectory.schedule.values() for c in cs}:
+                        results.setdefault((c, trajectory.fold), dict(failure))
+        return results
 
 
-def _plan(estimator, base, candidates, splits):
-    """One `Member` per (candidates sharing all but `epochs`, fold), models built."""
+def _plan(estimator, base, candidates, splits, epochs=None):
+    """One `Trajectory` per (candidates sharing all but `epochs`, fold), models built; each
+    candidate scored at `epochs` when given, else at its own."""
     trajectories = {}
     for c, params in enumerate(candidates):
         if "callbacks" in params:
@@ -159,46 +173,58 @@ def _plan(estimator, base, candidates, splits):
             )
         key = repr(sorted((k, v) for k, v in params.items() if k != "epochs"))
         trajectories.setdefault(key, []).append(c)
-    members = []
+    plan = []
     for indices in trajectories.values():
         schedule = {}
         try:
             for c in indices:
                 candidate = clone(estimator).set_params(**candidates[c])
                 candidate._check_params()
-                schedule.setdefault(candidate.epochs, []).append(c)
+                for epoch in [candidate.epochs] if epochs is None else epochs:
+                    schedule.setdefault(epoch, []).append(c)
             candidate._copy_encoding(base)
-            members += [
-                Member(candidate, k, train, schedule) for k, (train, _) in enumerate(splits)
+            plan += [
+                Trajectory(candidate, k, train, schedule) for k, (train, _) in enumerate(splits)
             ]
         except (ValueError, TypeError) as err:
             raise type(err)(f"Candidate {candidates[c]} cannot be used: {err}") from err
-    return members
+    return plan
 
 
-def _train(group, data, targets, arguments, fit_params, score):
-    """Stack `group`, fit it once on every member's rows, scoring as it goes."""
-    fleet = stack([m.model for m in group])
-    split = arguments["validation_split"]
-    cuts = [int(len(m.train) * (1 - split)) for m in group]
-    kwargs = {
-        **arguments,
-        **fit_params,
-        "epochs": max(max(m.schedule) for m in group),
-        "validation_split": 0.0,
-        "callbacks": [*arguments["callbacks"], EpochScorer(group, score)],
-    }
-    fleet.fit(
-        data,
-        group[0].estimator._model_targets(group[0].model, targets),
-        member_rows=[m.train[:cut] for m, cut in zip(group, cuts)],
-        member_validation_rows=[m.train[cut:] for m, cut in zip(group, cuts)] if split else None,
-        **kwargs,
+def _group(indices, trajectories, arguments, data, targets, fit_params):
+    """The runner's `Group` of the trajectories `indices`: each scored at its candidates'
+    epochs, on its fold's training rows, with the targets its model's loss takes."""
+    first = trajectories[indices[0]]
+    shared = {**arguments[indices[0]], **fit_params}
+    members = [
+        Member(
+            key=i,
+            epochs=max(trajectories[i].schedule),
+            batch_size=fit_params.get("batch_size", arguments[i]["batch_size"]),
+            rows=trajectories[i].train,
+            checkpoints=tuple(trajectories[i].schedule),
+        )
+        for i in indices
+    ]
+    return Group(
+        models=[trajectories[i].model for i in indices],
+        members=members,
+        x=data,
+        y=first.estimator._model_targets(first.model, targets),
+        fit={k: v for k, v in shared.items() if k not in ("epochs", "batch_size")},
     )
 
 
-def _score(scorer, estimator, X, y, options):
-    error_score = options["error_score"]
+def _rows(data, indices):
+    """The rows `indices` of `data`: a DataFrame or Series, an array or a list."""
+    if hasattr(data, "iloc"):
+        return data.iloc[indices]
+    if hasattr(data, "shape"):
+        return data[indices]
+    return [data[i] for i in indices]
+
+
+def _score(scorer, estimator, X, y, error_score):
     try:
         scores = scorer(estimator, X, y)
     except Exception:
@@ -213,11 +239,50 @@ def _score(scorer, estimator, X, y, options):
     return scores
 
 
-def _failure(options, error):
+def _warn_or_raise_about_failures(results, error_score):
+    """Raise when every fit failed, else warn about the failed ones (scikit-learn's
+    `FitFailedWarning`), each distinct error once with its count."""
+    errors = collections.Counter(r["fit_error"] for r in results if r["fit_error"] is not None)
+    if not errors:
+        return
+    failed = sum(errors.values())
+    details = "\n".join(
+        f"{'-' * 80}\n{count} fits failed with the following error:\n{error}"
+        for error, count in errors.items()
+    )
+    if failed == len(results):
+        raise ValueError(
+            f"\nAll the {failed} fits failed.\nIt is very likely that your model is "
+            "misconfigured.\nYou can try to debug the error by setting error_score='raise'.\n\n"
+            f"Below are more details about the failures:\n{details}"
+        )
+    warnings.warn(
+        f"\n{failed} fits failed out of a total of {len(results)}.\nThe score on these "
+        f"train-test partitions for these parameters will be set to {error_score}.\nIf these "
+        "failures are not expected, you can try to debug them by setting "
+        f"error_score='raise'.\n\nBelow are more details about the failures:\n{details}",
+        FitFailedWarning,
+    )
+
+
+def _insert_error_scores(results, error_score):
+    """Give failed fits one `error_score` per metric when the scores are dicts (several
+    metrics), as scikit-learn's searches do."""
+    scored = next((r["test_scores"] for r in results if r["fit_error"] is None), None)
+    if not isinstance(scored, dict):
+        return
+    for result in results:
+        if result["fit_error"] is not None:
+            result["test_scores"] = dict.fromkeys(scored, error_score)
+            if "train_scores" in result:
+                result["train_scores"] = dict.fromkeys(scored, error_score)
+
+
+def _failure(error_score, return_train_score, error):
     failure = {"fit_error": error, "fit_time": 0.0, "score_time": 0.0}
-    failure["test_scores"] = options["error_score"]
-    if options["return_train_score"]:
-        failure["train_scores"] = options["error_score"]
+    failure["test_scores"] = error_score
+    if return_train_score:
+        failure["train_scores"] = error_score
     return failure
 
 

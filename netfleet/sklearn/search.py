@@ -1,8 +1,10 @@
 """`FleetSearchCV` and `FleetRandomizedSearchCV`: `GridSearchCV` and `RandomizedSearchCV`
 whose candidates and folds train as batched fleets (see `netfleet.sklearn.fleet_cv`).
 
-They take the same arguments (less `n_jobs` and `pre_dispatch`: one process trains the
-fleets) and give the same attributes: `cv_results_` with GridSearchCV's keys and dtypes,
+They take the same arguments (less `n_jobs` and `pre_dispatch`: the fleets train in this
+process, or as Ray tasks with `executor="ray"`), plus `results_dir` (a folder that keeps
+each finished group, so that the same search fitted again resumes), and give the same
+attributes: `cv_results_` with GridSearchCV's keys and dtypes,
 `best_params_`, `best_score_`, `best_index_`, `best_estimator_` (refitted on the whole data
 as GridSearchCV does), `n_splits_`, `scorer_`, `refit_time_`, `classes_`, and `predict`,
 `predict_proba`, `score` delegated to the best estimator. Each (candidate, fold) is trained
@@ -21,7 +23,10 @@ from sklearn.model_selection import ParameterGrid, ParameterSampler, check_cv
 from sklearn.model_selection._search import BaseSearchCV
 from sklearn.utils.validation import indexable
 
+from netfleet import config
 from netfleet.errors import InvalidArgumentError, InvalidTypeError
+from netfleet.fleet import executors
+from netfleet.fleet.durable import ResultStore
 from netfleet.sklearn import fleet_cv
 from netfleet.sklearn.base import BaseNetEstimator
 
@@ -29,7 +34,21 @@ from netfleet.sklearn.base import BaseNetEstimator
 class _FleetSearch(BaseSearchCV):
     """What both searches share: `fit`, from candidates that a subclass lists."""
 
-    def __init__(self, estimator, scoring, cv, refit, return_train_score, verbose, error_score):
+    device = None  # where the fleets train (a search that takes `device=` sets its own)
+
+    def __init__(
+        self,
+        estimator,
+        scoring,
+        cv,
+        refit,
+        return_train_score,
+        verbose,
+        error_score,
+        executor="local",
+        ray_address=None,
+        results_dir=None,
+    ):
         """Store the settings every fleet search shares (scikit-learn's rule: only store)."""
         self.estimator = estimator
         self.scoring = scoring
@@ -38,6 +57,9 @@ class _FleetSearch(BaseSearchCV):
         self.return_train_score = return_train_score
         self.verbose = verbose
         self.error_score = error_score
+        self.executor = executor
+        self.ray_address = ray_address
+        self.results_dir = results_dir
 
     def _candidates(self):
         raise NotImplementedError
@@ -54,12 +76,14 @@ class _FleetSearch(BaseSearchCV):
         Returns:
             self.
         """
+        with config.device_scope(self.device, type(self).__name__):
+            return self._search(X, y, **params)
+
+    def _search(self, X, y, **params):
+        """`fit`, on the device the search chose."""
         self._validate_params()
-        if not isinstance(self.estimator, BaseNetEstimator):
-            raise InvalidTypeError(
-                f"{type(self).__name__} searches over NetClassifier and NetRegressor estimators. "
-                f"Got {type(self.estimator).__name__}: use GridSearchCV for it."
-            )
+        self._check_estimator()
+        runner = executors.resolve(self.executor, self.ray_address, type(self).__name__)
         candidates = self._candidates()
         if not candidates or candidates == [{}]:
             raise InvalidArgumentError(
@@ -77,9 +101,10 @@ class _FleetSearch(BaseSearchCV):
             "error_score": self.error_score,
             "verbose": self.verbose,
             "fit_params": params,
+            "executor": runner,
+            "store": self._store(candidates, cv),
         }
-        out = fleet_cv.evaluate(self.estimator, candidates, X, y, cv, scorers, options)
-        results = self._format_results(candidates, self.n_splits_, out)
+        results, out = self._evaluate(candidates, X, y, cv, scorers, options)
 
         self.multimetric_ = isinstance(out[0]["test_scores"], dict)
         if callable(self.scoring) and self.multimetric_:
@@ -103,6 +128,33 @@ class _FleetSearch(BaseSearchCV):
         self.cv_results_ = results
         return self
 
+    def _check_estimator(self):
+        if not isinstance(self.estimator, BaseNetEstimator):
+            raise InvalidTypeError(
+                f"{type(self).__name__} searches over NetClassifier and NetRegressor estimators. "
+                f"Got {type(self.estimator).__name__}: use GridSearchCV for it."
+            )
+
+    def _evaluate(self, candidates, X, y, cv, scorers, options):
+        """`cv_results_` and the `_fit_and_score`-like results of every fit."""
+        out = fleet_cv.evaluate(self.estimator, candidates, X, y, cv, scorers, options)
+        return self._format_results(candidates, self.n_splits_, out), out
+
+    def _store(self, candidates, cv):
+        """The results store of `results_dir`, fingerprinting what the groups do not show."""
+        if self.results_dir is None:
+            return None
+        settings = {
+            "search": type(self).__name__,
+            "candidates": candidates,
+            "estimator": self.estimator.get_params(deep=False),
+            "scoring": self.scoring,
+            "cv": cv,
+            "return_train_score": self.return_train_score,
+            "error_score": self.error_score,
+        }
+        return ResultStore(self.results_dir, settings)
+
 
 class FleetSearchCV(_FleetSearch):
     """Exhaustive search over `param_grid`, as `GridSearchCV`, trained as fleets.
@@ -120,6 +172,17 @@ class FleetSearchCV(_FleetSearch):
             `False`.
         verbose: Print the plan when > 0. Defaults to `0`.
         error_score: The score of a failed fit, or `"raise"`. Defaults to `np.nan`.
+        executor: Where the fleets train: `"local"` (this process), `"ray"` (one Ray task
+            per group, see `netfleet.fleet.executors.RayExecutor`) or an executor object.
+            Defaults to `"local"`.
+        ray_address: The Ray cluster to use with `executor="ray"` when this process is not
+            connected to one yet. Defaults to `None` (a local Ray instance).
+        results_dir: A folder that keeps every finished group; fitting the same search on
+            the same data again resumes from it, training only the groups it lacks (the
+            refit of the best candidate runs again). Defaults to `None`.
+        device: Where the fleets (and the refit) train in this process: `"cpu"`, `"cuda"`,
+            `"cuda:N"` or `"auto"` (see `netfleet.config`). Defaults to `None`: the current
+            choice (`netfleet.config.get_device()`).
 
     Example:
         >>> from netfleet.datasets import banknotes
@@ -145,11 +208,26 @@ class FleetSearchCV(_FleetSearch):
         return_train_score=False,
         verbose=0,
         error_score=np.nan,
+        executor="local",
+        ray_address=None,
+        results_dir=None,
+        device=None,
     ):
         _FleetSearch.__init__(
-            self, estimator, scoring, cv, refit, return_train_score, verbose, error_score
+            self,
+            estimator,
+            scoring,
+            cv,
+            refit,
+            return_train_score,
+            verbose,
+            error_score,
+            executor,
+            ray_address,
+            results_dir,
         )
         self.param_grid = param_grid
+        self.device = device
 
     def _candidates(self):
         return list(ParameterGrid(self.param_grid))
@@ -165,7 +243,8 @@ class FleetRandomizedSearchCV(_FleetSearch):
             such dicts.
         n_iter: Number of candidates. Defaults to `10`.
         random_state: Seeds the sampling. Defaults to `None`.
-        scoring, cv, refit, return_train_score, verbose, error_score: As `FleetSearchCV`.
+        scoring, cv, refit, return_train_score, verbose, error_score, executor,
+            ray_address, results_dir, device: As `FleetSearchCV`.
     """
 
     _parameter_constraints = {
@@ -186,13 +265,28 @@ class FleetRandomizedSearchCV(_FleetSearch):
         return_train_score=False,
         verbose=0,
         error_score=np.nan,
+        executor="local",
+        ray_address=None,
+        results_dir=None,
+        device=None,
     ):
         _FleetSearch.__init__(
-            self, estimator, scoring, cv, refit, return_train_score, verbose, error_score
+            self,
+            estimator,
+            scoring,
+            cv,
+            refit,
+            return_train_score,
+            verbose,
+            error_score,
+            executor,
+            ray_address,
+            results_dir,
         )
         self.param_distributions = param_distributions
         self.n_iter = n_iter
         self.random_state = random_state
+        self.device = device
 
     def _candidates(self):
         sampler = ParameterSampler(

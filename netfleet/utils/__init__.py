@@ -1,11 +1,21 @@
-"""Utilities with Keras' names: `to_categorical`, `set_random_seed`."""
+"""Utilities with Keras' names: `to_categorical`, `set_random_seed`, `plot_model`,
+`model_to_dot`."""
 
 import numpy as np
 
 from netfleet.errors import InvalidArgumentError
 from netfleet.ops.seeding import set_random_seed
+from netfleet.utils.model_visualization import model_to_dot, plot_model
+from netfleet.utils.sequence import PyDataset, Sequence
 
-__all__ = ["set_random_seed", "to_categorical"]
+__all__ = [
+    "PyDataset",
+    "Sequence",
+    "model_to_dot",
+    "plot_model",
+    "set_random_seed",
+    "to_categorical",
+]
 
 
 def to_categorical(y, num_classes=None, dtype="float32"):

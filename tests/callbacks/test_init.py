@@ -11,8 +11,10 @@ def test_all_lists_every_public_callback():
         "EarlyStopping",
         "History",
         "LambdaCallback",
+        "LearningRateScheduler",
         "ModelCheckpoint",
         "MonitorCallback",
+        "ReduceLROnPlateau",
         "TensorBoard",
         "TerminateOnNaN",
     }

@@ -25,7 +25,7 @@ IDS = ["banknotes", "wines"]
 
 
 def test_package_reexports_each_dataset_module():
-    assert netfleet.datasets.__all__ == ["banknotes", "mnist", "wines"]
+    assert netfleet.datasets.__all__ == ["banknotes", "cifar10", "fashion_mnist", "mnist", "wines"]
     for name in netfleet.datasets.__all__:
         assert getattr(netfleet.datasets, name).__name__ == f"netfleet.datasets.{name}"
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from netfleet.datasets import mnist
+from netfleet.datasets import _download, mnist
 
 SHARED_MNIST = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "mnist"
 SHAPES = {
@@ -257,7 +257,7 @@ def test_failed_write_leaves_no_partial_file(shared_mnist, offline, monkeypatch)
     def disk_full(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(mnist._download.os, "replace", disk_full)
+    monkeypatch.setattr(_download.os, "replace", disk_full)
     with pytest.raises(OSError, match="No space left"):
         mnist.load_data()
     assert list(offline.iterdir()) == []

@@ -1,10 +1,12 @@
 """Tests for netfleet.engine.fused: the training step without autograd against the autograd
-step (the oracle) on one batch, for every kind of model it takes, and `fit` with each."""
+step (the oracle) on one batch, for every kind of model it takes, and `fit` with each
+(`compile(run_eagerly=True)` selecting autograd)."""
 
 import numpy as np
 import pytest
 import torch
 
+from netfleet import losses
 from netfleet.callbacks import LambdaCallback
 from netfleet.engine import fused, training
 from netfleet.engine.batching import Batch
@@ -55,7 +57,7 @@ def _network(depth, hidden, final, units, use_bias):
 
 
 def _zeros_dataset(model):
-    y = np.zeros((ROWS, model.output_example_shape[-1]))
+    y = [np.zeros((ROWS, shape[-1])) for shape in model.output_example_shapes]
     return training.Dataset(model, np.zeros((ROWS, FEATURES)), y, "fit")
 
 
@@ -239,25 +241,42 @@ def test_graphs_that_are_not_chains_of_distinct_layers_fall_back(outputs_of):
     assert _step_for(_functional(outputs_of)) is None
 
 
-def test_the_switch_turns_the_fused_step_off(monkeypatch):
-    model = _compiled(_dense_chain(Dense(1)), "mse", 1)
-    assert _step_for(model) is not None
-    monkeypatch.setattr(fused, "ENABLED", False)
-    assert _step_for(model) is None
+# -- the loss heads -------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("name", "logits", "kind", "units"),
+    [
+        ("binary_crossentropy", True, "binary", 1),
+        ("binary_crossentropy", True, "binary", 3),
+        ("categorical_crossentropy", True, "soft", 4),
+        ("sparse_categorical_crossentropy", True, "integers", 4),
+        ("mean_squared_error", False, "values", 1),
+        ("mean_squared_error", False, "values", 3),
+    ],
+)
+def test_each_declared_loss_gradient_is_its_factor_times_autograds(name, logits, kind, units):
+    loss = losses.get(name)
+    value = loss.logits_fn if logits else loss.fn
+    gradient = loss.logits_gradient if logits else loss.gradient
+    y = torch.as_tensor(_labels(kind, units, np.random.default_rng(2)))
+    outputs = torch.randn(2, ROWS, units, requires_grad=True)
+    value(y, outputs).sum().backward()
+    expected = outputs.grad * gradient.factor(units)
+    torch.testing.assert_close(gradient.fn(y, outputs.detach()), expected)
 
 
 # -- fit -------------------------------------------------------------------------------------------
 def _fit(make, fit_kwargs, use_fused, monkeypatch):
-    """The history and batch losses of `make()` fitted with the fused step or autograd
-    (checked used)."""
-    monkeypatch.setattr(fused, "ENABLED", use_fused)
+    """The history and batch losses of `make(run_eagerly)` fitted with the fused step or,
+    with `run_eagerly=True`, autograd (checked used)."""
     backward, calls = torch.autograd.backward, []
     monkeypatch.setattr(torch.autograd, "backward", lambda *a: calls.append(a) or backward(*a))
     batch_losses = []
     record = LambdaCallback(on_train_batch_end=lambda _, logs: batch_losses.append(logs["loss"]))
     set_random_seed(3)
-    history = make().fit(verbose=0, callbacks=[record], **fit_kwargs).history
+    model = make(run_eagerly=not use_fused)
+    history = model.fit(verbose=0, callbacks=[record], **fit_kwargs).history
     assert bool(calls) is not use_fused
+    monkeypatch.undo()
     return {**history, "batch_loss": batch_losses}
 
 
@@ -276,17 +295,24 @@ def _banknotes():
     return (x - x.mean(0)) / x.std(0), y
 
 
-def _banknotes_fleet(learning_rates=(0.01, 0.05, 0.1, 0.5)):
+def _banknotes_fleet(learning_rates=(0.01, 0.05, 0.1, 0.5), run_eagerly=False):
     model = Sequential([Dense(1, input_shape=(4,), activation="sigmoid")])
     rates = list(learning_rates) if len(learning_rates) > 1 else learning_rates[0]
-    model.compile(SGD(learning_rate=rates), "binary_crossentropy", ["accuracy"])
+    model.compile(
+        SGD(learning_rate=rates), "binary_crossentropy", ["accuracy"], run_eagerly=run_eagerly
+    )
     return model
 
 
-def _wines_network():
+def _wines_network(run_eagerly=False):
     model = Sequential([Dense(8, activation="tanh", input_shape=(13,)), Dense(3)])
     model.add(Activation("softmax"))
-    model.compile(Adam(learning_rate=0.01), "categorical_crossentropy", ["accuracy"])
+    model.compile(
+        Adam(learning_rate=0.01),
+        "categorical_crossentropy",
+        ["accuracy"],
+        run_eagerly=run_eagerly,
+    )
     return model
 
 
@@ -306,10 +332,11 @@ def test_fit_with_dropout_and_own_rows_gives_the_autograd_history(wines, monkeyp
     x, y = wines
     folds = [np.arange(0, 178, 2), np.arange(1, 178, 3)]
 
-    def make():
+    def make(run_eagerly):
         model = Sequential([Dense(8, activation="relu", input_shape=(13,)), Dropout(0.3)])
         model.add(Dense(3, activation="softmax"))
-        model.compile(SGD(learning_rate=[0.05, 0.1]), "categorical_crossentropy", ["accuracy"])
+        optimizer = SGD(learning_rate=[0.05, 0.1])
+        model.compile(optimizer, "categorical_crossentropy", ["accuracy"], run_eagerly=run_eagerly)
         return model
 
     kwargs = {"x": x, "y": y, "batch_size": 16, "epochs": 3, "member_rows": folds}
@@ -328,3 +355,45 @@ def test_fused_fleet_members_equal_separate_runs():
         alone = single.fit(x, y, batch_size=16, epochs=2, verbose=0).history
         for key, values in alone.items():
             np.testing.assert_allclose([v[m] for v in history[key]], values, rtol=1e-5)
+
+
+def test_run_eagerly_trains_through_autograd_and_calls_no_stage(wines, monkeypatch):
+    x, y = wines
+    stage_calls = []
+    dense_stage = Dense.stage
+    monkeypatch.setattr(Dense, "stage", lambda *a: stage_calls.append(a) or dense_stage(*a))
+    backward, backward_calls = torch.autograd.backward, []
+    monkeypatch.setattr(
+        torch.autograd, "backward", lambda *a: backward_calls.append(a) or backward(*a)
+    )
+    _wines_network(run_eagerly=True).fit(x, y, batch_size=32, epochs=1, verbose=0)
+    assert not stage_calls and len(backward_calls) == 6  # one per batch of 178 rows
+    _wines_network().fit(x, y, batch_size=32, epochs=1, verbose=0)
+    assert stage_calls and len(backward_calls) == 6
+
+
+class _Identity(Layer):
+    """A custom layer: it declares no stage."""
+
+    def call(self, inputs, training=False):
+        return inputs
+
+
+def test_a_chain_with_a_layer_without_a_stage_trains_through_autograd_to_the_same_numbers(
+    wines, monkeypatch
+):
+    """The same network with a custom identity layer inside (autograd) and without (fused)."""
+    x, y = wines
+
+    def make(custom):
+        middle = [_Identity()] if custom else []
+        model = Sequential([Dense(8, activation="relu", input_shape=(13,)), *middle])
+        model.add(Dense(3, activation="softmax"))
+        model.compile(Adam(learning_rate=0.01), "categorical_crossentropy", ["accuracy"])
+        return model
+
+    kwargs = {"x": x, "y": y, "batch_size": 16, "epochs": 3}
+    autograd_history = _fit(lambda run_eagerly: make(True), kwargs, False, monkeypatch)
+    fused_history = _fit(lambda run_eagerly: make(False), kwargs, True, monkeypatch)
+    for key, values in fused_history.items():
+        np.testing.assert_allclose(autograd_history[key], values, rtol=1e-5, atol=1e-7)

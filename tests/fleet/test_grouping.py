@@ -4,8 +4,7 @@ module's rule says padding pays (small models, sizes that save steps)."""
 import pytest
 
 from netfleet import Sequential
-from netfleet.fleet import group_indices
-from netfleet.fleet.grouping import _runs
+from netfleet.fleet.grouping import _runs, group_indices
 from netfleet.layers import Dense
 
 

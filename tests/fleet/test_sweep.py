@@ -170,32 +170,63 @@ def test_configurations_differing_in_epochs_share_one_run_and_stop_at_their_own_
 
 # -- routing --------------------------------------------------------------------------------------
 def test_settings_are_routed_by_name_in_order(build_model):
-    routes = routing.route(
-        ["units", "learning_rate", "beta_1", "optimizer", "loss", "batch_size", "epochs", "seed"],
-        build_model,
+    names = [
+        "units",
+        "learning_rate",
+        "beta_1",
+        "optimizer",
+        "loss",
+        "batch_size",
+        "epochs",
+        "seed",
+    ]
+    routes = routing.route(dict.fromkeys(names, 1), build_model, "sweep", by_name=True)
+    assert routes == routing.Routes(
+        build={"units": 1},
+        optimizer={"learning_rate": 1, "beta_1": 1},
+        compile={"optimizer": 1, "loss": 1},
+        fit={"batch_size": 1, "epochs": 1},
+        seed={"seed": 1},
     )
-    assert routes == {
-        "units": routing.BUILD,
-        "learning_rate": routing.HYPERPARAMETER,
-        "beta_1": routing.HYPERPARAMETER,
-        "optimizer": routing.COMPILE,
-        "loss": routing.COMPILE,
-        "batch_size": routing.FIT,
-        "epochs": routing.FIT,
-        "seed": routing.SEED,
-    }
 
 
 def test_a_build_parameter_wins_and_kwargs_take_the_rest():
     def build(learning_rate, **options):
         raise AssertionError("not called")
 
-    routes = routing.route(["learning_rate", "dropout", "momentum"], build)
-    assert routes == {
-        "learning_rate": routing.BUILD,
-        "dropout": routing.BUILD,
-        "momentum": routing.HYPERPARAMETER,
-    }
+    routes = routing.route({"learning_rate": 1, "dropout": 2, "momentum": 3}, build, "sweep")
+    assert routes.build == {"learning_rate": 1, "dropout": 2, "momentum": 3}
+    routes = routing.route(
+        {"learning_rate": 1, "dropout": 2, "momentum": 3}, build, "sweep", by_name=True
+    )
+    assert routes.build == {"learning_rate": 1, "dropout": 2}
+    assert routes.optimizer == {"momentum": 3}
+
+
+def test_a_prefix_sends_a_name_to_one_place_and_wins_over_the_plain_name(build_model):
+    settings = {"units": 1, "model__units": 2, "optimizer__learning_rate": 0.1, "fit__epochs": 3}
+    routes = routing.route(settings, build_model, "sweep", by_name=True)
+    assert routes.build == {"units": 2}
+    assert routes.optimizer == {"learning_rate": 0.1}
+    assert routes.fit == {"epochs": 3}
+    with pytest.raises(InvalidArgumentError, match="'model__unit' \\(did you mean 'units'"):
+        routing.route({"model__unit": 1}, build_model, "sweep", by_name=True)
+
+
+def test_prefixed_settings_train_like_plain_ones(banknotes_split, build_model):
+    X_train, _, y_train, _ = banknotes_split
+    arguments = {"compile": {"optimizer": "sgd", **COMPILE}, "seed": SEED}
+    plain = sweep(
+        build_model, {"learning_rate": [0.1], "epochs": [2]}, X_train, y_train, **arguments
+    )
+    prefixed = sweep(
+        build_model,
+        {"optimizer__learning_rate": [0.1], "fit__epochs": [2]},
+        X_train,
+        y_train,
+        **arguments,
+    )
+    assert prefixed.histories == plain.histories
 
 
 def test_optimizer_and_its_hyperparameters_cross(banknotes_split, build_model):
@@ -321,7 +352,15 @@ def test_notebook_optimizer_strings_are_read_without_eval(text):
 
 def test_optimizer_strings_take_positional_literals_and_any_case():
     optimizer = routing.make_optimizer("sgd(0.2, 0.5)")
-    assert optimizer.member_config(0) == {"learning_rate": 0.2, "momentum": 0.5, "nesterov": False}
+    assert optimizer.member_config(0) == {
+        "learning_rate": 0.2,
+        "momentum": 0.5,
+        "nesterov": False,
+        "weight_decay": None,
+        "clipnorm": None,
+        "clipvalue": None,
+        "global_clipnorm": None,
+    }
     assert type(routing.make_optimizer("Adam")) is Adam
 
 
@@ -344,7 +383,7 @@ def test_an_optimizer_instance_is_copied_with_the_settings_on_top():
         "SGD(**options)",
         "SGD(learning_rate=0.1",
         "torch.optim.SGD(lr=0.1)",
-        "SGD(0.1, 0.2, True, 4)",
+        "SGD(0.1, 0.2, True, None, None, None, None, 4)",
     ],
 )
 def test_unreadable_optimizer_strings_are_clear_errors(text):
@@ -406,6 +445,7 @@ def test_unknown_setting_error_lists_the_valid_names(banknotes_split, build_mode
         ({"seed": [-1]}, {}, {}, "'seed' argument of sweep"),
         ({"units": [1]}, {"loss": None}, {}, "No loss"),
         ({"units": [1]}, {}, {"validation_data": None}, "validation data is sweep's own"),
+        ({"fit__verbose": [1]}, {}, {}, "'verbose' cannot be swept"),
     ],
 )
 def test_settings_that_cannot_be_applied_fail_before_training(

@@ -240,7 +240,7 @@ def test_a_custom_layer_only_writes_build_and_call(rng):
             self.add_weight("factor", (input_shape[-1],), "ones")
 
         def call(self, inputs, training=False):
-            return inputs * self.factor.unsqueeze(1)
+            return inputs * self.factor
 
     model = Sequential([Dense(3, input_shape=(2,)), Scale()])
     scale = model.layers[1]

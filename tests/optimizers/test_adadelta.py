@@ -7,7 +7,9 @@ import torch
 from netfleet.optimizers import Adadelta
 
 from .oracle import (
+    OPTIONS_OFF,
     assert_trajectories_close,
+    keras_adadelta,
     keras_golden_run,
     keras_single_step,
     problem,
@@ -22,16 +24,6 @@ SETTINGS = [
     {"learning_rate": 1.0, "rho": 0.8, "epsilon": 1e-6},
     {"learning_rate": 0.5, "rho": 0.0, "epsilon": 1e-3},
 ]
-
-
-def keras_adadelta(w, g, t, state, learning_rate=0.001, rho=0.95, epsilon=1e-7):
-    """keras/src/optimizers/adadelta.py, written out."""
-    accumulated_grad = state.setdefault("accumulated_grad", np.zeros_like(w))
-    accumulated_delta_var = state.setdefault("accumulated_delta_var", np.zeros_like(w))
-    accumulated_grad[:] = rho * accumulated_grad + (1 - rho) * g**2
-    delta = -np.sqrt(accumulated_delta_var + epsilon) * g / np.sqrt(accumulated_grad + epsilon)
-    accumulated_delta_var[:] = rho * accumulated_delta_var + (1 - rho) * delta**2
-    w += learning_rate * delta
 
 
 @pytest.mark.parametrize("settings", SETTINGS)
@@ -68,4 +60,5 @@ def test_adadelta_has_keras_defaults():
         "learning_rate": 0.001,
         "rho": 0.95,
         "epsilon": 1e-7,
+        **OPTIONS_OFF,
     }

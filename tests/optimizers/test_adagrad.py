@@ -7,7 +7,9 @@ import torch
 from netfleet.optimizers import Adagrad
 
 from .oracle import (
+    OPTIONS_OFF,
     assert_trajectories_close,
+    keras_adagrad,
     keras_golden_run,
     keras_single_step,
     problem,
@@ -22,13 +24,6 @@ SETTINGS = [
     {"learning_rate": 0.05, "initial_accumulator_value": 0.0, "epsilon": 1e-3},
     {"learning_rate": 0.2, "initial_accumulator_value": 2.0},
 ]
-
-
-def keras_adagrad(w, g, t, state, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7):
-    """keras/src/optimizers/adagrad.py, written out."""
-    accumulator = state.setdefault("accumulator", np.full_like(w, initial_accumulator_value))
-    accumulator += g**2
-    w -= learning_rate * g / np.sqrt(accumulator + epsilon)
 
 
 @pytest.mark.parametrize("settings", SETTINGS)
@@ -72,6 +67,7 @@ def test_adagrad_has_keras_defaults():
         "learning_rate": 0.001,
         "initial_accumulator_value": 0.1,
         "epsilon": 1e-7,
+        **OPTIONS_OFF,
     }
 
 

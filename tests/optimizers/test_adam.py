@@ -7,10 +7,15 @@ import torch
 from netfleet.optimizers import Adam
 
 from .oracle import (
+    KERAS_TOLERANCE,
+    OPTIONS_OFF,
     assert_trajectories_close,
+    keras_adam,
+    keras_golden_run,
     keras_single_step,
     problem,
     run_formula,
+    run_keras,
     run_netfleet,
     run_torch,
 )
@@ -21,16 +26,6 @@ SETTINGS = [
     {"learning_rate": 0.1, "beta_1": 0.5, "beta_2": 0.9, "epsilon": 1e-3},
     {"learning_rate": 0.01, "beta_1": 0.0, "beta_2": 0.99, "epsilon": 0.0},
 ]
-
-
-def keras_adam(w, g, t, state, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
-    """keras/src/optimizers/adam.py (amsgrad=False), written out."""
-    m = state.setdefault("m", np.zeros_like(w))
-    v = state.setdefault("v", np.zeros_like(w))
-    alpha = learning_rate * np.sqrt(1 - beta_2**t) / (1 - beta_1**t)
-    m += (g - m) * (1 - beta_1)
-    v += (g**2 - v) * (1 - beta_2)
-    w -= alpha * m / (np.sqrt(v) + epsilon)
 
 
 @pytest.mark.parametrize("settings", SETTINGS)
@@ -70,6 +65,28 @@ def test_adam_matches_keras_golden_values():
     np.testing.assert_allclose(actual, [0.5, 1.5, 2.5, 3.5], atol=1e-4)
 
 
+@pytest.mark.parametrize("settings", SETTINGS)
+def test_amsgrad_matches_keras_formula_and_keras_itself(settings):
+    settings = {**settings, "amsgrad": True}
+    w0, grads = problem()
+    actual = run_netfleet(Adam(**settings), w0, grads)
+    assert_trajectories_close(actual, run_formula(keras_adam, w0, grads, **settings))
+    assert_trajectories_close(actual, run_keras("Adam", settings, w0, grads), KERAS_TOLERANCE)
+
+
+def test_amsgrad_matches_torch_optim_without_epsilon():
+    # torch keeps the largest v, Keras the largest v too: with epsilon 0 they agree.
+    w0, grads = problem()
+    actual = run_netfleet(Adam(learning_rate=0.05, amsgrad=True, epsilon=0.0), w0, grads)
+    expected = run_torch(torch.optim.Adam, w0, grads, lr=0.05, eps=0.0, amsgrad=True)
+    assert_trajectories_close(actual, expected)
+
+
+def test_amsgrad_matches_keras_golden_values():
+    golden = np.tile([[0.999], [0.9982], [0.9974], [0.9965], [0.9955]], (1, 10))
+    np.testing.assert_allclose(keras_golden_run(Adam(amsgrad=True)), golden, atol=5e-4)
+
+
 def test_adam_has_keras_defaults():
     assert Adam().get_config() == {
         "name": "adam",
@@ -77,4 +94,6 @@ def test_adam_has_keras_defaults():
         "beta_1": 0.9,
         "beta_2": 0.999,
         "epsilon": 1e-7,
+        "amsgrad": False,
+        **OPTIONS_OFF,
     }

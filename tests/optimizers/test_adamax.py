@@ -7,7 +7,9 @@ import torch
 from netfleet.optimizers import Adamax
 
 from .oracle import (
+    OPTIONS_OFF,
     assert_trajectories_close,
+    keras_adamax,
     keras_golden_run,
     keras_single_step,
     problem,
@@ -22,15 +24,6 @@ SETTINGS = [
     {"learning_rate": 0.2, "beta_1": 0.85, "beta_2": 0.95, "epsilon": 1e-6},
     {"learning_rate": 0.1, "beta_1": 0.0, "beta_2": 0.5, "epsilon": 1e-3},
 ]
-
-
-def keras_adamax(w, g, t, state, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
-    """keras/src/optimizers/adamax.py, written out."""
-    m = state.setdefault("m", np.zeros_like(w))
-    u = state.setdefault("u", np.zeros_like(w))
-    m += (g - m) * (1 - beta_1)
-    u[:] = np.maximum(beta_2 * u, np.abs(g))
-    w -= learning_rate * m / ((1 - beta_1**t) * (u + epsilon))
 
 
 @pytest.mark.parametrize("settings", SETTINGS)
@@ -75,4 +68,5 @@ def test_adamax_has_keras_defaults():
         "beta_1": 0.9,
         "beta_2": 0.999,
         "epsilon": 1e-7,
+        **OPTIONS_OFF,
     }

@@ -9,9 +9,22 @@ import pytest
 import torch
 
 from netfleet import optimizers
-from netfleet.optimizers import SGD, Adadelta, Adagrad, Adam, Adamax, Nadam, Optimizer, RMSprop, get
+from netfleet.errors import InvalidTypeError
+from netfleet.optimizers import (
+    SGD,
+    Adadelta,
+    Adagrad,
+    Adam,
+    Adamax,
+    AdamW,
+    Lion,
+    Nadam,
+    Optimizer,
+    RMSprop,
+    get,
+)
 
-from .oracle import problem, run_netfleet
+from .oracle import keras_sgd, problem, run_formula, run_netfleet
 
 # Every rule with the options that give it the most state.
 RULES = [
@@ -22,6 +35,8 @@ RULES = [
     (Adadelta, {"learning_rate": 1.0}),
     (Adamax, {"learning_rate": 0.01}),
     (Nadam, {"learning_rate": 0.01}),
+    (AdamW, {"learning_rate": 0.01, "amsgrad": True, "clipnorm": 0.5}),
+    (Lion, {"learning_rate": 0.01, "global_clipnorm": 1.0}),
 ]
 
 # Sweeps whose members mix the rule's options (a member without momentum beside members
@@ -39,6 +54,9 @@ SWEEPS = [
     (Adamax, {"beta_2": [0.5, 0.9, 0.999], "learning_rate": 0.1}),
     (Nadam, {"beta_1": [0.5, 0.9, 0.99], "learning_rate": 0.01}),
     (Nadam, {"learning_rate": [0.001, 0.01], "epsilon": [1e-7, 1e-3]}),
+    (AdamW, {"weight_decay": [0.0, 0.004, 0.1], "learning_rate": 0.01}),
+    (Lion, {"beta_2": [0.0, 0.9, 0.99], "clipvalue": [None, 0.5]}),
+    (SGD, {"clipnorm": [None, 0.5], "weight_decay": [None, 0.1], "learning_rate": 0.1}),
 ]
 
 
@@ -137,7 +155,10 @@ def test_a_frozen_member_resumes_as_if_its_frozen_steps_never_happened(cls, sett
 
 # -- argument checks -------------------------------------------------------------------------
 def test_invalid_learning_rate_message_follows_the_sentence_template():
-    expected = "The 'learning_rate' argument of Adam must be a float > 0.0. Got -0.1."
+    expected = (
+        "The 'learning_rate' argument of Adam must be a float > 0.0 or a LearningRateSchedule. "
+        "Got -0.1."
+    )
     with pytest.raises(ValueError, match=re.escape(expected)):
         Adam(learning_rate=-0.1)
 
@@ -177,6 +198,17 @@ def test_invalid_values_name_the_argument_and_the_value(cls, kwargs, got):
     assert message.endswith(f"Got {got}.")
 
 
+def test_positional_arguments_follow_keras_order():
+    assert SGD(0.1).learning_rate == 0.1
+    config = SGD(0.1, 0.9, True).get_config()
+    assert (config["momentum"], config["nesterov"]) == (0.9, True)
+    assert Adam(0.01, 0.8).get_config()["beta_1"] == 0.8
+    with pytest.raises(InvalidTypeError, match="at most 7 positional arguments"):
+        SGD(0.1, 0.9, True, None, None, None, None, 1)
+    with pytest.raises(InvalidTypeError, match="'learning_rate' both by position and by name"):
+        SGD(0.1, learning_rate=0.2)
+
+
 def test_an_unknown_keyword_is_named_with_the_valid_ones():
     with pytest.raises((ValueError, TypeError), match="learnin_rate.*learning_rate"):
         Adam(learnin_rate=0.1)
@@ -211,7 +243,7 @@ def test_every_optimizer_is_exported_and_registered():
     for name in optimizers.__all__:
         assert hasattr(optimizers, name)
     exported = {getattr(optimizers, name) for name in optimizers.__all__}
-    for cls in (SGD, RMSprop, Adam, Adadelta, Adagrad, Adamax, Nadam):
+    for cls in (SGD, RMSprop, Adam, AdamW, Adadelta, Adagrad, Adamax, Lion, Nadam):
         assert cls in exported
         assert optimizers.CLASSES[cls.__name__] is cls
         assert issubclass(cls, Optimizer)
@@ -264,3 +296,39 @@ def test_state_lives_on_the_device_of_the_buffer(cls, settings):
     optimizer.apply(data, torch.zeros(2, 5, device="meta"))
     optimizer.set_hyperparameter("learning_rate", 0.5)
     assert optimizer.h["learning_rate"].device == data.device
+
+
+@pytest.mark.parametrize(
+    ("cls", "key", "value"),
+    [(SGD, "momentum", 0.9), (RMSprop, "centered", True), (Adam, "amsgrad", True)],
+    ids=rule_id,
+)
+def test_a_setting_that_needs_a_new_slot_takes_effect_after_build(cls, key, value):
+    w0, grads = problem()
+    optimizer = cls(learning_rate=0.01)
+    data = torch.tensor(w0, dtype=torch.float32)
+    optimizer.build(data)
+    optimizer.apply(data, torch.tensor(grads[0], dtype=torch.float32))
+    kept = {name: slot.clone() for name, slot in optimizer.slots.items()}
+    optimizer.set_hyperparameter(key, value)
+    assert all(torch.equal(optimizer.slots[name], slot) for name, slot in kept.items())
+    for g in grads[1:]:
+        optimizer.apply(data, torch.tensor(g, dtype=torch.float32))
+    fresh = cls(learning_rate=0.01, **{key: value})
+    fresh.build(torch.zeros(1, 13))
+    assert set(optimizer.slots) == set(fresh.slots)
+
+
+def test_momentum_set_after_build_steps_as_keras_from_then_on():
+    w0, grads = problem()
+    optimizer = SGD(learning_rate=0.05)
+    data = torch.tensor(w0, dtype=torch.float32)
+    optimizer.build(data)
+    for g in grads[:5]:
+        optimizer.apply(data, torch.tensor(g, dtype=torch.float32))
+    middle = data.double().numpy().copy()
+    optimizer.set_hyperparameter("momentum", 0.9)
+    for g in grads[5:]:
+        optimizer.apply(data, torch.tensor(g, dtype=torch.float32))
+    expected = run_formula(keras_sgd, middle, grads[5:], learning_rate=0.05, momentum=0.9)
+    np.testing.assert_allclose(data.double().numpy(), expected[-1], rtol=1e-5, atol=1e-6)

@@ -8,9 +8,10 @@ import pytest
 import torch
 
 from netfleet.errors import InvalidArgumentError
-from netfleet.optimizers import SGD, Adagrad, Adam, MixedOptimizer, RMSprop, get
+from netfleet.optimizers import SGD, Adagrad, Adam, Lion, MixedOptimizer, RMSprop, get
+from netfleet.optimizers.schedules import ExponentialDecay
 
-from .oracle import assert_trajectories_close, problem, run_netfleet
+from .oracle import OPTIONS_OFF, assert_trajectories_close, problem, run_netfleet
 
 
 def parts():
@@ -86,7 +87,7 @@ def test_members_describe_their_own_optimizer():
     assert mixed.member_config(0)["config"] == SGD(
         learning_rate=0.05, momentum=0.9, nesterov=True
     ).member_config(0)
-    assert list(mixed.hyperparameters) == ["learning_rate"]
+    assert list(mixed.hyperparameters) == ["learning_rate", *OPTIONS_OFF]
     assert mixed.learning_rate == [0.05, 0.01, 0.1, 0.1, 0.01]
 
 
@@ -138,3 +139,27 @@ def test_bad_parts_are_clear_errors(arguments, message):
 def test_building_for_another_member_count_is_an_error():
     with pytest.raises(InvalidArgumentError, match="describes 5 members but the model has 4"):
         MixedOptimizer(parts()).build(torch.zeros(4, 3))
+
+
+def test_parts_with_schedules_and_keras_options_follow_their_own_runs():
+    schedule = ExponentialDecay([0.1, 0.05], decay_steps=3, decay_rate=0.5)
+    parts = [
+        (SGD(learning_rate=schedule, momentum=0.9, clipnorm=0.5), 2),
+        (Lion(learning_rate=0.01, weight_decay=0.1, global_clipnorm=1.0), 1),
+    ]
+    mixed = MixedOptimizer(parts)
+    segments = [(0, 6), (6, 13)]
+    w0, grads = problem(members=3)
+    together = run_netfleet(mixed, w0, grads, segments=segments)
+    for member in range(3):
+        config = mixed.member_config(member)
+        alone = get(config)
+        expected = run_netfleet(
+            alone, w0[member : member + 1], grads[:, member : member + 1], segments=segments
+        )
+        np.testing.assert_array_equal(together[:, member : member + 1], expected)
+    assert mixed.member_params == [
+        {"optimizer": "SGD", "initial_learning_rate": 0.1},
+        {"optimizer": "SGD", "initial_learning_rate": 0.05},
+        {"optimizer": "Lion"},
+    ]

@@ -7,8 +7,10 @@ import torch
 from netfleet.optimizers import Nadam
 
 from .oracle import (
+    OPTIONS_OFF,
     assert_trajectories_close,
     keras_golden_run,
+    keras_nadam,
     keras_single_step,
     problem,
     run_formula,
@@ -22,22 +24,6 @@ SETTINGS = [
     {"learning_rate": 0.05, "beta_1": 0.5, "beta_2": 0.9, "epsilon": 1e-4},
     {"learning_rate": 0.01, "beta_1": 0.99, "beta_2": 0.99, "epsilon": 0.0},
 ]
-
-
-def keras_nadam(w, g, t, state, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
-    """keras/src/optimizers/nadam.py, written out (Keras 3: `0.96**t`, no 0.004 factor)."""
-    m = state.setdefault("m", np.zeros_like(w))
-    v = state.setdefault("v", np.zeros_like(w))
-    u_t = beta_1 * (1 - 0.5 * 0.96**t)
-    u_t_1 = beta_1 * (1 - 0.5 * 0.96 ** (t + 1))
-    u_product_t = state.get("u_product", 1.0) * u_t
-    state["u_product"] = u_product_t
-    u_product_t_1 = u_product_t * u_t_1
-    m += (g - m) * (1 - beta_1)
-    v += (g**2 - v) * (1 - beta_2)
-    m_hat = u_t_1 * m / (1 - u_product_t_1) + (1 - u_t) * g / (1 - u_product_t)
-    v_hat = v / (1 - beta_2**t)
-    w -= m_hat * learning_rate / (np.sqrt(v_hat) + epsilon)
 
 
 def torch_settings(settings):
@@ -93,6 +79,7 @@ def test_nadam_has_keras_defaults():
         "beta_1": 0.9,
         "beta_2": 0.999,
         "epsilon": 1e-7,
+        **OPTIONS_OFF,
     }
 
 

@@ -7,8 +7,10 @@ import torch
 from netfleet.optimizers import RMSprop
 
 from .oracle import (
+    OPTIONS_OFF,
     assert_trajectories_close,
     keras_golden_run,
+    keras_rmsprop,
     keras_single_step,
     problem,
     run_formula,
@@ -23,27 +25,6 @@ SETTINGS = [
     {"learning_rate": 0.01, "centered": True},
     {"learning_rate": 0.02, "rho": 0.5, "momentum": 0.5, "centered": True, "epsilon": 1e-3},
 ]
-
-
-def keras_rmsprop(
-    w, g, t, state, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False
-):
-    """keras/src/optimizers/rmsprop.py, written out."""
-    v = state.setdefault("velocity", np.zeros_like(w))
-    v[:] = rho * v + (1 - rho) * g**2
-    if centered:
-        mg = state.setdefault("average_gradient", np.zeros_like(w))
-        mg[:] = rho * mg + (1 - rho) * g
-        denominator = v - mg**2 + epsilon
-    else:
-        denominator = v + epsilon
-    increment = learning_rate * g / np.sqrt(denominator)
-    if momentum > 0:
-        mom = state.setdefault("momentum", np.zeros_like(w))
-        mom[:] = momentum * mom + increment
-        w -= mom
-    else:
-        w -= increment
 
 
 @pytest.mark.parametrize("settings", SETTINGS)
@@ -88,6 +69,7 @@ def test_rmsprop_has_keras_defaults():
         "momentum": 0.0,
         "epsilon": 1e-7,
         "centered": False,
+        **OPTIONS_OFF,
     }
 
 

@@ -7,8 +7,10 @@ import torch
 from netfleet.optimizers import SGD
 
 from .oracle import (
+    OPTIONS_OFF,
     assert_trajectories_close,
     keras_golden_run,
+    keras_sgd,
     keras_single_step,
     problem,
     run_formula,
@@ -23,16 +25,6 @@ SETTINGS = [
     {"learning_rate": 0.05, "momentum": 0.9, "nesterov": True},
     {"learning_rate": 0.2, "momentum": 0.5, "nesterov": True},
 ]
-
-
-def keras_sgd(w, g, t, state, learning_rate=0.01, momentum=0.0, nesterov=False):
-    """keras/src/optimizers/sgd.py, written out."""
-    if momentum == 0:
-        w -= learning_rate * g
-        return
-    v = state.setdefault("velocity", np.zeros_like(w))
-    v[:] = momentum * v - learning_rate * g
-    w += momentum * v - learning_rate * g if nesterov else v
 
 
 @pytest.mark.parametrize("settings", SETTINGS)
@@ -71,6 +63,7 @@ def test_sgd_has_keras_defaults():
         "learning_rate": 0.01,
         "momentum": 0.0,
         "nesterov": False,
+        **OPTIONS_OFF,
     }
 
 

@@ -62,7 +62,7 @@ def test_set_params_rejects_a_name_the_build_function_does_not_take():
 def test_fit_lists_prefixed_names_that_reach_nothing(wine_data):
     X, y = wine_data
     clf = NetClassifier(make_model, model__hiden_size=4)
-    with pytest.raises(ValueError, match="Did you mean 'hidden_size'"):
+    with pytest.raises(ValueError, match="'model__hiden_size' \\(did you mean 'hidden_size'"):
         clf.fit(X, y)
 
 
@@ -261,6 +261,8 @@ def test_the_package_exports_its_public_names():
     import netfleet.sklearn as package
 
     assert package.__all__ == [
+        "FleetHalvingGridSearchCV",
+        "FleetHalvingRandomSearchCV",
         "FleetRandomizedSearchCV",
         "FleetSearchCV",
         "NetClassifier",

@@ -5,17 +5,17 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy.stats import loguniform, randint
+from sklearn.exceptions import FitFailedWarning
 from sklearn.model_selection import GridSearchCV, KFold, RandomizedSearchCV, StratifiedKFold
 
 from netfleet import callbacks
 from netfleet.layers import Dense
-from netfleet.models import Sequential
+from netfleet.models import Model, Sequential
 from netfleet.sklearn import (
     FleetRandomizedSearchCV,
     FleetSearchCV,
     NetClassifier,
     NetRegressor,
-    fleet_cv,
 )
 
 
@@ -148,13 +148,39 @@ def test_randomized_search_samples_the_candidates_scikit_learn_samples(wine_data
     assert_same_results(expected, got)
 
 
+@pytest.mark.filterwarnings("ignore:One or more of the test scores are non-finite")
+def test_failed_fits_get_the_error_score_and_warning_grid_search_gives(wine_data):
+    X, y = wine_data
+    estimator = NetClassifier(make_model, seed=0, epochs=2)
+    grid = {"fit__initial_epoch": [0, -1], "hidden_size": [4, 8]}
+    options = {"cv": StratifiedKFold(3), "scoring": ["accuracy", "neg_log_loss"], "refit": False}
+    with pytest.warns(FitFailedWarning, match="6 fits failed out of a total of 12"):
+        expected = GridSearchCV(estimator, grid, **options).fit(X, y)
+    with pytest.warns(FitFailedWarning, match="6 fits failed out of a total of 12"):
+        got = FleetSearchCV(estimator, grid, **options).fit(X, y)
+    assert np.isnan(got.cv_results_["mean_test_accuracy"][2:]).all()
+    for key, want in expected.cv_results_.items():
+        if key.startswith(("split", "mean_test", "rank")):
+            np.testing.assert_allclose(got.cv_results_[key], want, atol=1e-6, err_msg=key)
+
+
+def test_a_search_whose_fits_all_fail_raises_as_grid_search_does(wine_data):
+    X, y = wine_data
+    search = FleetSearchCV(NetClassifier(epochs=1), {"fit__initial_epoch": [-1]}, cv=3)
+    with pytest.raises(ValueError, match="All the 3 fits failed"):
+        search.fit(X, y)
+    search.set_params(error_score="raise")
+    with pytest.raises(ValueError, match="'initial_epoch' argument of fit"):
+        search.fit(X, y)
+
+
 # -- bad input, reported before any training ------------------------------------------------
 @pytest.fixture
 def no_training(monkeypatch):
     def fail(*args, **kwargs):
         raise AssertionError("training started")
 
-    monkeypatch.setattr(fleet_cv, "_train", fail)
+    monkeypatch.setattr(Model, "fit", fail)
 
 
 @pytest.mark.parametrize(
