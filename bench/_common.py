@@ -286,6 +286,37 @@ def run_child(system, run):
     emit(result)
 
 
+def report_conditions(results, systems, verbose, noisy=(), hint="use --repeat"):
+    """Print the warnings every benchmark ends with: a busy host (load average above the
+    cores, or `noisy` systems whose epochs varied), and the systems that did not run."""
+    loads = [
+        x
+        for r in results.values()
+        for x in (r.get("load_start"), r.get("load_end"))
+        if x is not None
+    ]
+    cpus = os.cpu_count() or 1
+    busy = bool(loads) and max(loads) > cpus
+    if busy or noisy:
+        load = f"load average up to {max(loads):.1f} on {cpus} cpus" if loads else "no load"
+        where = f"; noisy epochs in: {', '.join(noisy)}" if noisy else ""
+        print(
+            f"\nWARNING: the host was busy ({load}{where}). These timings are not reliable: "
+            f"rerun on a quiet host or {hint}."
+        )
+    for s in systems:
+        if s in results and "error" in results[s]:
+            print(f"\n{s} unavailable: {results[s]['error']}")
+            if verbose and results[s].get("stderr_tail"):
+                print(results[s]["stderr_tail"])
+
+
+def write_json(path, document):
+    """Write a benchmark's results document as indented JSON and say where."""
+    Path(path).write_text(json.dumps(document, indent=2, default=_jsonable) + "\n")
+    print(f"\nresults written to {path}")
+
+
 def tensorflow_keras(threads):
     """Import TensorFlow and Keras 3 for a Keras child: TensorFlow backend, `threads` threads.
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -442,25 +441,9 @@ def report(results: dict, args) -> dict:
     noisy = [
         s for s, r in results.items() if "error" not in r and (r.get("spread") or 1) > NOISY_SPREAD
     ]
-    loads = [
-        x
-        for r in results.values()
-        for x in (r.get("load_start"), r.get("load_end"))
-        if x is not None
-    ]
-    busy = loads and max(loads) > (os.cpu_count() or 1) + 1
-    if noisy or busy:
-        load = f"load average up to {max(loads):.1f} on {os.cpu_count()} cpus; " if loads else ""
-        print(
-            f"\nWARNING: the host was busy ({load}noisy epochs in: {', '.join(noisy) or 'none'})."
-            f" These timings are not reliable: rerun on a quiet host, use --repeat, "
-            f"or compare with --stat min."
-        )
-    for s in SYSTEMS:
-        if s in results and "error" in results[s]:
-            print(f"\n{s} unavailable: {results[s]['error']}")
-            if args.verbose and results[s].get("stderr_tail"):
-                print(results[s]["stderr_tail"])
+    C.report_conditions(
+        results, SYSTEMS, args.verbose, noisy, hint="use --repeat or compare with --stat min"
+    )
     return ratios
 
 
@@ -566,8 +549,7 @@ def main(argv=None) -> int:
             "runs": runs if args.repeat > 1 else None,
             "ratios": ratios,
         }
-        Path(args.json).write_text(json.dumps(out, indent=2, default=C._jsonable) + "\n")
-        print(f"\nresults written to {args.json}")
+        C.write_json(args.json, out)
     return 0
 
 

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 import time
@@ -438,23 +437,7 @@ def report(results: dict, args, data_info: dict) -> dict:
         for n, label, _ in LOOPS:
             print(f"  {label:<14} " + ", ".join(f"{v:.4f}" for v in ks["loops"][n]["final_loss"]))
 
-    loads = [
-        x
-        for r in results.values()
-        for x in (r.get("load_start"), r.get("load_end"))
-        if x is not None
-    ]
-    if loads and max(loads) > (os.cpu_count() or 1):
-        print(
-            f"\nWARNING: the host was busy (load average up to {max(loads):.1f} on "
-            f"{os.cpu_count()} cpus). These timings are not reliable: rerun on a quiet host "
-            f"or use --repeat."
-        )
-    for s in SYSTEMS:
-        if s in results and "error" in results[s]:
-            print(f"\n{s} unavailable: {results[s]['error']}")
-            if args.verbose and results[s].get("stderr_tail"):
-                print(results[s]["stderr_tail"])
+    C.report_conditions(results, SYSTEMS, args.verbose)
     return {"ratios": ratios, "equal": equal}
 
 
@@ -537,8 +520,7 @@ def main(argv=None) -> int:
             "runs": runs if args.repeat > 1 else None,
             **summary,
         }
-        Path(args.json).write_text(json.dumps(out, indent=2, default=C._jsonable) + "\n")
-        print(f"\nresults written to {args.json}")
+        C.write_json(args.json, out)
     return 0
 
 

@@ -252,8 +252,7 @@ def main(argv=None) -> int:
             "runs": runs if args.repeat > 1 else None,
             **summary,
         }
-        Path(args.json).write_text(json.dumps(out, indent=2, default=C._jsonable) + "\n")
-        print(f"\nresults written to {args.json}")
+        C.write_json(args.json, out)
     return 0
 
 

@@ -15,13 +15,15 @@ class Batch:
     """Row indices of one step: `(B,)` shared by all members, or `(M, B)` one row each.
 
     `mask` (M, B) marks real rows where members have different row counts; `active` (M,)
-    marks members that have any row in this step. Both are None when every row is real.
+    marks members that have any row in this step; `counts` lists each member's real rows
+    (host ints, for drawing exactly as many dropout numbers as a separate run). All three
+    are None when every row is real.
     """
 
-    __slots__ = ("active", "idx", "mask")
+    __slots__ = ("active", "counts", "idx", "mask")
 
-    def __init__(self, idx, mask=None, active=None):
-        self.idx, self.mask, self.active = idx, mask, active
+    def __init__(self, idx, mask=None, active=None, counts=None):
+        self.idx, self.mask, self.active, self.counts = idx, mask, active, counts
 
     @property
     def shared(self):
@@ -83,9 +85,14 @@ class BatchPlan:
         self.shared = len(self.leaders) == 1 and uniform
         self.steps = int((-(-self.lengths // self.sizes)).max())
         self._group = torch.tensor([first[k] for k in keys])
-        self._padding = None
+        self._padding = self._counts = None
         if not (uniform and bool((self.lengths == self.lengths[0]).all())):
             self._padding = self._pad_steps()
+
+    @property
+    def padded(self):
+        """Whether members' steps differ in rows (then each draws its own dropout masks)."""
+        return self._padding is not None
 
     def _pad_steps(self):
         """Each step's width, mask (M, width) and active members (None when all are)."""
@@ -93,6 +100,7 @@ class BatchPlan:
         counts = (self.lengths - starts).clamp(0).minimum(self.sizes)  # (steps, M)
         masks = (torch.arange(self.batch_size) < counts.unsqueeze(2)).float()
         active = counts > 0
+        self._counts = counts.tolist()
         return [
             (width, masks[s, :, :width], None if everyone else active[s])
             for s, (width, everyone) in enumerate(
@@ -116,6 +124,7 @@ class BatchPlan:
                     active = active.index_select(0, index)
                     active = None if bool(active.all()) else active
                 part._padding.append((width, mask.index_select(0, index), active))
+            part._counts = [[row[m] for m in part.selected] for row in self._counts]
         return part
 
     def _order(self, member):
@@ -165,6 +174,6 @@ class BatchPlan:
             idx[:, position, :width] = column.view(self.steps, width)
         idx = idx.to(self.device)
         return [
-            Batch(idx[s, :, :width], mask, active)
+            Batch(idx[s, :, :width], mask, active, self._counts[s])
             for s, (width, mask, active) in enumerate(self._padding_on_device())
         ]

@@ -17,7 +17,7 @@ import contextlib
 import torch
 
 from netfleet.engine.batching import Batch
-from netfleet.ops.context import ForwardContext, forward_context
+from netfleet.ops.context import ForwardContext, forward_context, rows_bernoulli
 
 
 class _Part:
@@ -194,13 +194,18 @@ class SlicedContext(ForwardContext):
         start, end = self.bounds[index]
         self.index, self.calls = index, 0
         self.training = self.whole.training
-        active = self.whole.active
+        active, counts = self.whole.active, self.whole.counts
         self.active = None if active is None else active[start:end]
+        self.counts = None if counts is None else counts[start:end]
         return self
 
     def bernoulli(self, member_shape, keep_prob):
         """The slice's rows of the mask `ForwardContext.bernoulli` would draw for every
         member (the same values)."""
+        if self.counts is not None:  # a padded step: one generator per member, no sharing
+            start, end = self.bounds[self.index]
+            generators = self.whole.generators[start:end]
+            return rows_bernoulli(generators, self.counts, member_shape, keep_prob)
         call, self.calls = self.calls, self.calls + 1
         masks = []
         for leader in self.slice_leaders[self.index]:
@@ -223,7 +228,8 @@ def batch_rows(batch, start, end):
         return batch
     mask = None if batch.mask is None else batch.mask[start:end]
     active = None if batch.active is None else batch.active[start:end]
-    return Batch(batch.idx[start:end], mask, active)
+    counts = None if batch.counts is None else batch.counts[start:end]
+    return Batch(batch.idx[start:end], mask, active, counts)
 
 
 def _bounds(members, size):

@@ -65,7 +65,7 @@ class WorkingSet:
         self.source, self.validation = source, validation
         self.make_step = make_step
         self.step = None if make_step is None else make_step(store)
-        self.context = ForwardContext(True, *model.dropout_generators())
+        self.context = ForwardContext(True, *model.dropout_generators(shared=_shared(source)))
 
     def active_mask(self):
         """The members `(members,)` still training, or None for all."""
@@ -110,7 +110,8 @@ class LiveMembers(WorkingSet):
         self.validation = _select(everyone.validation, members)
         self.make_step = everyone.make_step
         self.step = None if self.make_step is None else self.make_step(self.store)
-        self.context = ForwardContext(True, *model.dropout_generators(members))
+        generators = model.dropout_generators(members, shared=_shared(everyone.source))
+        self.context = ForwardContext(True, *generators)
         self._exposed = False
         self._select_active()
 
@@ -224,3 +225,10 @@ def _select(source, members):
     part = copy.copy(source)
     part.plan = source.plan.select(members)
     return part
+
+
+def _shared(source):
+    """Whether members with one seed may share dropout masks: only when every member's step
+    has the same rows (a padded plan draws each member's masks for its own rows)."""
+    plan = getattr(source, "plan", None)
+    return not getattr(plan, "padded", False)

@@ -56,6 +56,7 @@ class EpochSteps:
         work = self.work
         trained = _combine(work.active_mask(), batch.active, self.device)
         self.whole.active = trained
+        self.whole.counts = batch.counts
         if self.captured is not None and self.captured.takes(batch, trained):
             return self.captured(work, batch, accumulator, self._gradients, self.whole.generators)
         loss = self._gradients(batch, accumulator)

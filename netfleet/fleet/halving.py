@@ -5,7 +5,7 @@ The rung schedule is scikit-learn's (`HalvingGridSearchCV`, epochs as the resour
 `n` candidates and a `factor`, iteration `i` trains its candidates to `r_i` epochs and keeps
 the best `ceil(n_i / factor)` for the next, where `r_i = min_resources * factor**i` (never
 above `max_resources`). Training to `r_{i+1}` continues from `r_i`: the fleet runner gives
-back each member's optimizer and generator state (`runner.MemberState`), and the next rung
+back each member's optimizer and generator state (`continuation.MemberState`), and the next rung
 is a `Group` of the same models continued from `initial_epoch=r_i`, so a survivor's numbers
 are those of a run trained from scratch to `r_{i+1}`. Dropped members stay in their
 group, frozen (`stop_members`), as members EarlyStopping stopped; a group left without

@@ -39,17 +39,14 @@ import time
 import traceback
 from typing import Any
 
-import torch
-
 from netfleet.callbacks.base import Callback
-from netfleet.callbacks.history import History
 from netfleet.engine.training import DEFAULT_BATCH_SIZE
 from netfleet.errors import InvalidArgumentError, argument_error, check_positive_int
+from netfleet.fleet import continuation
+from netfleet.fleet.continuation import MemberState
 from netfleet.fleet.executors import LocalExecutor
 from netfleet.fleet.progress import GroupProgress
 from netfleet.fleet.stack import stack
-from netfleet.optimizers import MixedOptimizer
-from netfleet.saving.state import GENERATORS, OPTIMIZER, load_training_tensors, training_tensors
 
 Checkpoint = collections.namedtuple("Checkpoint", ["key", "epoch", "model", "seconds"])
 Checkpoint.__doc__ = """What a hook sees: member `key` at the end of `epoch` (0: before
@@ -59,22 +56,6 @@ earlier runs a continued group carries on)."""
 
 Record = collections.namedtuple("Record", ["key", "epoch", "value"])
 Record.__doc__ = "What the hook returned for member `key` at `epoch`."
-
-
-@dataclasses.dataclass(frozen=True)
-class MemberState:
-    """Where a member's training stopped, so that a later run continues it exactly.
-
-    Args:
-        tensors: Its optimizer state and its random generators' states, named as a single
-            model's are (`netfleet.saving.state.training_tensors`), one row each.
-        stopped: Whether a callback (EarlyStopping) stopped it: it stays frozen.
-        seconds: Its share of the training time so far.
-    """
-
-    tensors: dict
-    stopped: bool = False
-    seconds: float = 0.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -350,10 +331,14 @@ def run_group(group, hook=None, record_errors=False):
     try:
         fleet = stack(group.models, member_params=[member.params for member in group.members])
         if group.members[0].state is not None:
-            _load_states(fleet, [member.state for member in group.members])
+            continuation.load_states(fleet, [member.state for member in group.members])
         schedule = _Schedule(group, hook, records)
         history = fleet.fit(group.x, group.y, **_fit_arguments(group, schedule))
-        states = _member_states(fleet, schedule) if group.continuable else None
+        states = (
+            continuation.member_states(fleet, schedule.stopped, schedule.seconds_of)
+            if group.continuable
+            else None
+        )
     except Exception as error:
         if not record_errors:
             error.add_note(f"While training the fleet of members {_describe(group.members)}.")
@@ -364,7 +349,7 @@ def run_group(group, hook=None, record_errors=False):
         model.set_weights(weights[m])
         model.member_params = [group.members[m].params]
         earlier = getattr(model, "history", None) if group.initial_epoch else None
-        model.history = _continued(earlier, history.member(m))
+        model.history = continuation.continued_history(earlier, history.member(m))
     return GroupResult(keys, list(group.models), records, states=states)
 
 
@@ -407,60 +392,6 @@ def _weights_by_member(fleet):
     if fleet.num_members == 1:
         return [weights]
     return [[w[m] for w in weights] for m in range(fleet.num_members)]
-
-
-def _continued(earlier, later):
-    """One member's `History` of a run that continued `earlier` (None: a fresh run)."""
-    if earlier is None:
-        return later
-    joined = History()
-    for key in dict.fromkeys([*earlier.history, *later.history]):
-        joined.history[key] = [*earlier.history.get(key, []), *later.history.get(key, [])]
-    joined.epoch = [*earlier.epoch, *later.epoch]
-    joined.member_params = later.member_params
-    return joined
-
-
-def _optimizer_parts(optimizer, members):
-    """`(slot name prefix, first member, end)` of each optimizer kind's rows in a fleet."""
-    if isinstance(optimizer, MixedOptimizer):
-        return [(f"part{i}/", start, end) for i, (start, end) in enumerate(optimizer.bounds)]
-    return [("", 0, members)]
-
-
-def _member_states(fleet, schedule):
-    """Each member's `MemberState`: its rows of the fleet's training state, its slots named
-    as its own optimizer's."""
-    tensors = training_tensors(fleet)
-    parts = _optimizer_parts(fleet.compiled.optimizer, fleet.num_members)
-    shared = {k: v for k, v in tensors.items() if k.startswith(GENERATORS)}
-    if OPTIMIZER + "iterations" in tensors:
-        shared[OPTIMIZER + "iterations"] = tensors[OPTIMIZER + "iterations"]
-    states = []
-    for m in range(fleet.num_members):
-        own = {key: value[m : m + 1].clone() for key, value in shared.items()}
-        prefix, start = next((p, s) for p, s, end in parts if s <= m < end)
-        for key, value in tensors.items():
-            name = key[len(OPTIMIZER) :]
-            if key.startswith(OPTIMIZER) and name != "iterations" and name.startswith(prefix):
-                own[OPTIMIZER + name[len(prefix) :]] = value[m - start : m - start + 1].clone()
-        stopped = m in schedule.stopped
-        states.append(MemberState(own, stopped, schedule.seconds_of(m)))
-    return states
-
-
-def _load_states(fleet, states):
-    """Give `fleet` (stacked afresh) its members' optimizer and generator state."""
-    tensors = {}
-    for key in states[0].tensors:
-        if key.startswith(GENERATORS) or key == OPTIMIZER + "iterations":
-            tensors[key] = torch.cat([state.tensors[key] for state in states])
-    for prefix, start, end in _optimizer_parts(fleet.compiled.optimizer, fleet.num_members):
-        for key in states[start].tensors:
-            if key.startswith(OPTIMIZER) and key != OPTIMIZER + "iterations":
-                slot = OPTIMIZER + prefix + key[len(OPTIMIZER) :]
-                tensors[slot] = torch.cat([state.tensors[key] for state in states[start:end]])
-    load_training_tensors(fleet, tensors, "the members' earlier run")
 
 
 class _Schedule(Callback):

@@ -3,7 +3,8 @@
 The members' kernels are stacked along torch's output channels and the member axis is folded
 into the input channels (`netfleet.layers.spatial`), so a fleet's convolution is one grouped
 convolution (`groups=M`), or one plain convolution with M times the filters when every
-member sees the same batch.
+member sees the same batch. In the fused training step (`ConvStage`) the backward pass is
+torch's convolution backward called directly, and ReLU, sigmoid and tanh work in place.
 """
 
 import torch
@@ -171,13 +172,12 @@ class _InPlaceActivation:
         return self.derivative(grad, self.out, grad_input=grad)
 
 
+def _relu_backward(grad, out, grad_input):
+    return torch.ops.aten.threshold_backward.grad_input(grad, out, 0, grad_input=grad_input)
+
+
 _IN_PLACE = {
-    activations.relu: (
-        torch.relu_,
-        lambda grad, out, grad_input: torch.ops.aten.threshold_backward.grad_input(
-            grad, out, 0, grad_input=grad_input
-        ),
-    ),
+    activations.relu: (torch.relu_, _relu_backward),
     activations.sigmoid: (torch.sigmoid_, torch.ops.aten.sigmoid_backward.grad_input),
     activations.tanh: (torch.tanh_, torch.ops.aten.tanh_backward.grad_input),
 }

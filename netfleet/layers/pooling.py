@@ -2,7 +2,8 @@
 over whole examples (GlobalMaxPooling1D/2D, GlobalAveragePooling1D/2D), channels last.
 
 Pooling acts on each channel alone, so the member axis folds into the channels and every
-member pools in one call (`netfleet.layers.spatial`).
+member pools in one call (`netfleet.layers.spatial`); in the fused training step
+(`PoolingStage`) the window poolings call torch's pooling backward directly.
 """
 
 import math

@@ -265,12 +265,16 @@ class Model:
             )
         self._generator_cache[stream] = list(generators)
 
-    def dropout_generators(self, members=None):
+    def dropout_generators(self, members=None, shared=True):
         """Generators of the distinct seeds of `members` (indices, in the order wanted; all
         members by default), and each one's group among them (None if 1:1 or all one).
         Members that share a seed share its first member's generator, also when only some
-        are given."""
+        are given; with `shared=False` (steps whose members differ in rows) each member
+        draws from its own."""
         generators = self.member_generators(seeding.DROPOUT)
+        if not shared:
+            members = range(self._members) if members is None else members
+            return [generators[m] for m in members], None
         first = {}
         for m, seed in enumerate(self.member_seeds):
             first.setdefault(seed, m)

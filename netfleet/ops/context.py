@@ -25,10 +25,14 @@ class ForwardContext:
         self.generators = list(generators)
         self.member_group = member_group
         self.active = active
+        self.counts = None  # each member's real rows in a padded step (one generator each)
 
     def bernoulli(self, member_shape, keep_prob):
         """A {0, 1} mask [M, *member_shape]: one draw per generator group, shared within it,
-        on each generator's device."""
+        on each generator's device. In a padded step (`counts` set), each member draws for
+        its real rows only and zeros fill the padding: the numbers its separate run draws."""
+        if self.counts is not None:
+            return rows_bernoulli(self.generators, self.counts, member_shape, keep_prob)
         masks = torch.stack(
             [
                 torch.empty(member_shape, device=g.device).bernoulli_(keep_prob, generator=g)
@@ -36,6 +40,17 @@ class ForwardContext:
             ]
         )
         return masks if self.member_group is None else masks[self.member_group]
+
+
+def rows_bernoulli(generators, counts, member_shape, keep_prob):
+    """One mask per generator for its member's first `count` rows (batch axis first)."""
+    masks = []
+    for generator, count in zip(generators, counts):
+        mask = torch.zeros(member_shape, device=generator.device)
+        if count:
+            mask[:count].bernoulli_(keep_prob, generator=generator)
+        masks.append(mask)
+    return torch.stack(masks)
 
 
 @contextlib.contextmanager
