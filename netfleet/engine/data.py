@@ -70,9 +70,21 @@ def features(value, name, owner, example_shape=None, port=None):
             f"The '{name}' argument of {owner} has examples of shape {tuple(array.shape[1:])} "
             f"(array shape {array.shape}), but {expects} examples of shape "
             f"{tuple(example_shape)}, i.e. arrays of shape "
-            f"(n, {', '.join(map(str, example_shape))})."
+            f"(n, {', '.join(map(str, example_shape))}).{_layout_hint(array, example_shape)}"
         )
     return torch.as_tensor(np.ascontiguousarray(array, dtype=np.float32))
+
+
+def _layout_hint(array, example_shape):
+    """A hint when images arrive channels first for a channels-last model (as Keras' and
+    netfleet's layers expect): the same axes, the channel axis moved to the front."""
+    shape, expected = tuple(array.shape[1:]), tuple(example_shape)
+    if len(shape) < 2 or len(shape) != len(expected) or shape != (expected[-1], *expected[:-1]):
+        return ""
+    return (
+        " These look like channels-first images; the model reads them channels last, as "
+        "Keras does by default: use np.moveaxis(x, 1, -1)."
+    )
 
 
 def targets(value, name, owner, loss, output_shape, port=None):

@@ -148,7 +148,10 @@ class MulticlassEvaluation:
         """The error matrix (row-normalised, diagonal zeroed), for error analysis."""
         errors = self.error_matrix()
         display = metrics.ConfusionMatrixDisplay(errors, display_labels=self.classes)
-        display.plot(ax=ax, colorbar=False, values_format=".1%", cmap="Reds")
+        size = "x-small" if len(self.classes) > 6 else "medium"  # "12.3%" in 10 columns
+        display.plot(
+            ax=ax, colorbar=False, values_format=".1%", cmap="Reds", text_kw={"fontsize": size}
+        )
         if not errors.any():  # all cells take the palest colour: keep their text readable
             for text in display.text_.ravel():
                 text.set_color("0.35")

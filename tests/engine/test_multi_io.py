@@ -512,3 +512,13 @@ def test_class_weight_on_several_outputs_is_refused(houses):
         y=[price, sold],
         class_weight={0: 1.0, 1: 2.0},
     )
+
+
+def test_channels_first_images_for_a_channels_last_model_get_a_layout_hint():
+    from netfleet.errors import InvalidArgumentError
+    from netfleet.layers import Conv2D, Flatten
+
+    model = Sequential([Input(shape=(6, 6, 1)), Conv2D(2, 3), Flatten(), Dense(2)])
+    model.compile(optimizer="sgd", loss="mse")
+    with pytest.raises(InvalidArgumentError, match=r"channels-first images.*np.moveaxis"):
+        model.fit(np.zeros((4, 1, 6, 6), "float32"), np.zeros((4, 2), "float32"), verbose=0)
