@@ -61,6 +61,7 @@ class _FleetHalving(_FleetSearch):
         aggressive_elimination,
         executor,
         ray_address,
+        device,
     ):
         _FleetSearch.__init__(
             self,
@@ -73,6 +74,7 @@ class _FleetHalving(_FleetSearch):
             error_score,
             executor,
             ray_address,
+            device=device,
         )
         self.random_state = random_state
         self.max_resources = max_resources
@@ -280,7 +282,7 @@ class FleetHalvingGridSearchCV(_FleetHalving):
         return_train_score: Also score the training rows. Defaults to `True`.
         random_state: Seeds the subsampling of `resource="n_samples"`. Defaults to `None`.
         verbose: Print the rungs when > 0. Defaults to `0`.
-        executor, ray_address: Where the fleets train, as `FleetSearchCV`'s.
+        executor, ray_address, device: Where the fleets train, as `FleetSearchCV`'s.
 
     Attributes:
         n_resources_, n_candidates_, n_remaining_candidates_, min_resources_,
@@ -321,6 +323,7 @@ class FleetHalvingGridSearchCV(_FleetHalving):
         verbose=0,
         executor="local",
         ray_address=None,
+        device=None,
     ):
         _FleetHalving.__init__(
             self,
@@ -339,6 +342,7 @@ class FleetHalvingGridSearchCV(_FleetHalving):
             aggressive_elimination=aggressive_elimination,
             executor=executor,
             ray_address=ray_address,
+            device=device,
         )
         self.param_grid = param_grid
 
@@ -360,7 +364,7 @@ class FleetHalvingRandomSearchCV(_FleetHalving):
         random_state: Seeds the sampling (and the subsampling of `"n_samples"`). Defaults
             to `None`.
         factor, resource, max_resources, aggressive_elimination, cv, scoring, refit,
-            error_score, return_train_score, verbose, executor, ray_address: As
+            error_score, return_train_score, verbose, executor, ray_address, device: As
             `FleetHalvingGridSearchCV`'s.
     """
 
@@ -390,6 +394,7 @@ class FleetHalvingRandomSearchCV(_FleetHalving):
         verbose=0,
         executor="local",
         ray_address=None,
+        device=None,
     ):
         _FleetHalving.__init__(
             self,
@@ -408,6 +413,7 @@ class FleetHalvingRandomSearchCV(_FleetHalving):
             aggressive_elimination=aggressive_elimination,
             executor=executor,
             ray_address=ray_address,
+            device=device,
         )
         self.param_distributions = param_distributions
         self.n_candidates = n_candidates

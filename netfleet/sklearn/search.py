@@ -34,8 +34,6 @@ from netfleet.sklearn.base import BaseNetEstimator
 class _FleetSearch(BaseSearchCV):
     """What both searches share: `fit`, from candidates that a subclass lists."""
 
-    device = None  # where the fleets train (a search that takes `device=` sets its own)
-
     def __init__(
         self,
         estimator,
@@ -48,6 +46,7 @@ class _FleetSearch(BaseSearchCV):
         executor="local",
         ray_address=None,
         results_dir=None,
+        device=None,
     ):
         """Store the settings every fleet search shares (scikit-learn's rule: only store)."""
         self.estimator = estimator
@@ -60,6 +59,7 @@ class _FleetSearch(BaseSearchCV):
         self.executor = executor
         self.ray_address = ray_address
         self.results_dir = results_dir
+        self.device = device
 
     def _candidates(self):
         raise NotImplementedError
@@ -225,9 +225,9 @@ class FleetSearchCV(_FleetSearch):
             executor,
             ray_address,
             results_dir,
+            device,
         )
         self.param_grid = param_grid
-        self.device = device
 
     def _candidates(self):
         return list(ParameterGrid(self.param_grid))
@@ -282,11 +282,11 @@ class FleetRandomizedSearchCV(_FleetSearch):
             executor,
             ray_address,
             results_dir,
+            device,
         )
         self.param_distributions = param_distributions
         self.n_iter = n_iter
         self.random_state = random_state
-        self.device = device
 
     def _candidates(self):
         sampler = ParameterSampler(

@@ -250,6 +250,13 @@ def test_searches_take_a_device_parameter(data):
         NetClassifier(), {"epochs": [1]}, n_iter=1, device="cpu"
     )
     assert randomized.get_params()["device"] == "cpu"
+    for halving in (
+        nf.sklearn.FleetHalvingGridSearchCV(NetClassifier(epochs=4), {"units": [2]}, device="cpu"),
+        nf.sklearn.FleetHalvingRandomSearchCV(
+            NetClassifier(epochs=4), {"units": [2]}, device="cpu"
+        ),
+    ):
+        assert halving.get_params()["device"] == "cpu"
 
 
 def test_the_command_line_takes_a_device(capsys):
