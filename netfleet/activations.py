@@ -5,6 +5,7 @@ import torch.nn.functional as F
 
 from netfleet import registry
 from netfleet.errors import InvalidTypeError, unknown_name_error
+from netfleet.ops import classes
 
 
 @registry.register("activation")
@@ -29,7 +30,7 @@ def relu(x):
 
 @registry.register("activation")
 def softmax(x):
-    return torch.softmax(x, dim=-1)
+    return classes.softmax(x)
 
 
 @registry.register("activation")

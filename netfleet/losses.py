@@ -13,6 +13,7 @@ import torch.nn.functional as F
 
 from netfleet import registry
 from netfleet.errors import InvalidTypeError, unknown_name_error
+from netfleet.ops import classes
 
 EPSILON = 1e-7  # Keras' backend epsilon: probabilities are clipped to [eps, 1 - eps]
 
@@ -42,10 +43,7 @@ def categorical_crossentropy(y_true, y_pred):
 
 
 def categorical_crossentropy_from_logits(y_true, logits):
-    classes = logits.shape[-1]
-    target = y_true.expand_as(logits).reshape(-1, classes)
-    loss = F.cross_entropy(logits.reshape(-1, classes), target, reduction="none")
-    return loss.view(logits.shape[:-1])
+    return -(y_true * classes.log_softmax(logits)).sum(-1)
 
 
 @registry.register("loss")
@@ -57,10 +55,8 @@ def sparse_categorical_crossentropy(y_true, y_pred):
 
 
 def sparse_categorical_crossentropy_from_logits(y_true, logits):
-    classes = logits.shape[-1]
-    target = y_true.long().expand(logits.shape[:-1]).reshape(-1)
-    loss = F.cross_entropy(logits.reshape(-1, classes), target, reduction="none")
-    return loss.view(logits.shape[:-1])
+    index = y_true.long().expand(logits.shape[:-1]).unsqueeze(-1)
+    return -classes.log_softmax(logits).gather(-1, index).squeeze(-1)
 
 
 @registry.register("loss")
@@ -84,14 +80,14 @@ def binary_crossentropy_logits_gradient(y_true, logits):
 
 def categorical_crossentropy_logits_gradient(y_true, logits):
     """`softmax(logits) - y`: d(cross-entropy)/d(logits) for one-hot or soft targets."""
-    return torch.softmax(logits, -1).sub_(y_true)
+    return classes.softmax(logits).sub_(y_true)
 
 
 def sparse_categorical_crossentropy_logits_gradient(y_true, logits):
     """`softmax(logits) - one_hot(y)`: d(cross-entropy)/d(logits) for class indices `y`."""
     index = y_true.expand(logits.shape[:-1]).unsqueeze(-1)
     minus_one = _MINUS_ONE if logits.is_cpu else logits.new_full((), -1.0)
-    return torch.softmax(logits, -1).scatter_add_(-1, index, minus_one.expand(index.shape))
+    return classes.softmax(logits).scatter_add_(-1, index, minus_one.expand(index.shape))
 
 
 def mean_squared_error_gradient(y_true, y_pred):

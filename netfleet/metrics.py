@@ -11,6 +11,7 @@ import torch
 
 from netfleet import losses, registry
 from netfleet.errors import InvalidTypeError, argument_error, check_positive_int, unknown_name_error
+from netfleet.ops import classes
 
 
 @registry.register("metric")
@@ -20,12 +21,12 @@ def binary_accuracy(y_true, y_pred, threshold=0.5):
 
 @registry.register("metric")
 def categorical_accuracy(y_true, y_pred):
-    return (y_pred.argmax(-1) == y_true.argmax(-1)).float()
+    return (classes.argmax(y_pred) == classes.argmax(y_true)).float()
 
 
 @registry.register("metric")
 def sparse_categorical_accuracy(y_true, y_pred):
-    return (y_pred.argmax(-1) == y_true.long()).float()
+    return (classes.argmax(y_pred) == y_true.long()).float()
 
 
 class Metric:

@@ -64,8 +64,14 @@ class DenseStage:
         self.kernel = layer.kernel.detach()
         self.kernel_grad = layer.kernel.grad
         # bmm writes into a contiguous view directly; into the strided views of a fleet's
-        # buffer, computing apart and copying measured faster.
+        # buffer, computing apart and copying measured faster. The apart tensor is kept from
+        # step to step (see `Optimizer.scratch`: a fresh one costs page faults).
         self.direct = self.kernel_grad.is_contiguous()
+        self.apart = (
+            None
+            if self.direct
+            else torch.empty_like(self.kernel_grad, memory_format=torch.contiguous_format)
+        )
         self.bias = layer.bias.detach() if layer.use_bias else None
         self.bias_grad = layer.bias.grad if layer.use_bias else None
         self.first = first
@@ -86,7 +92,7 @@ class DenseStage:
         if self.direct:
             torch.bmm(x.transpose(1, 2), flat, out=self.kernel_grad)
         else:
-            self.kernel_grad.copy_(torch.bmm(x.transpose(1, 2), flat))
+            self.kernel_grad.copy_(torch.bmm(x.transpose(1, 2), flat, out=self.apart))
         if self.bias_grad is not None:
             torch.sum(flat, 1, out=self.bias_grad)
         if self.first:

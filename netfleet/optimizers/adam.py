@@ -58,9 +58,10 @@ class Adam(Optimizer):
         h, slots = self.h, self.slots
         m, v = slots["m"], slots["v"]
         m.lerp_(grad, 1 - h["beta_1"])
-        v.lerp_(grad * grad, 1 - h["beta_2"])
+        v.lerp_(torch.mul(grad, grad, out=self.scratch(0, grad)), 1 - h["beta_2"])
         if "velocity_hat" in slots:
             v_hat = torch.maximum(slots["velocity_hat"], v, out=slots["velocity_hat"])
             v = v_hat if self.amsgrad_members is None else v_hat.where(self.amsgrad_members, v)
         alpha = h["learning_rate"] * (1 - h["beta_2"] ** step).sqrt() / (1 - h["beta_1"] ** step)
-        param.addcdiv_(m * alpha, v.sqrt().add_(h["epsilon"]), value=-1.0)
+        denominator = torch.sqrt(v, out=self.scratch(0, v)).add_(h["epsilon"])
+        param.addcdiv_(torch.mul(m, alpha, out=self.scratch(1, m)), denominator, value=-1.0)

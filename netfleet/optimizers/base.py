@@ -211,6 +211,26 @@ class Optimizer:
     def build_slots(self, data):
         """Create `self.slots` for the rule; by default none."""
 
+    def scratch(self, index, like):
+        """Scratch tensor number `index`, shaped like `like` and kept from step to step.
+
+        A rule writes its intermediate results into it (`out=`) instead of allocating a
+        fresh `(M, P)` tensor at every step: glibc maps large blocks afresh after they are
+        freed, and the page faults then cost several times the arithmetic (Adam's update on
+        a 16-member fleet of the lecture network: 2.6x).
+        """
+        buffers = self.__dict__.setdefault("_scratch", {})
+        buffer = buffers.get(index)
+        if buffer is None or buffer.shape != like.shape or buffer.device != like.device:
+            buffer = buffers[index] = torch.empty_like(like)
+        return buffer
+
+    def __getstate__(self):
+        """Pickled (a Ray task's result, a deep copy) without the scratch tensors."""
+        state = dict(self.__dict__)
+        state.pop("_scratch", None)
+        return state
+
     def add_slot(self, name, data, fill=0.0):
         self.slots[name] = torch.full_like(data, fill)
 
