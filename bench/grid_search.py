@@ -228,6 +228,20 @@ def _search_s(r: dict):
     return r["fit_s"] - r["refit_s"]
 
 
+def arithmetic_bound(grid: dict | None) -> dict | None:
+    """The most FleetSearchCV could gain on GridSearchCV's run `grid`: every fleet member
+    trains its candidate's largest `epochs`, so the costliest candidate's fits on all folds
+    (its model's arithmetic, which batching members does not reduce once the model is bound
+    by it, as the 256-unit network is here) and the refit remain."""
+    if not grid or "error" in grid or grid.get("refit_s") is None:
+        return None
+    res = grid["cv_results"]
+    costliest = max(range(len(res["params"])), key=lambda i: res["mean_fit_time"][i])
+    seconds = grid["n_splits"] * res["mean_fit_time"][costliest] + grid["refit_s"]
+    what = f"{_params_text(res['params'][costliest])} on its {grid['n_splits']} folds"
+    return {"seconds": seconds, "ratio": grid["fit_s"] / seconds, "what": what}
+
+
 def _params_text(p: dict | None) -> str:
     if not p:
         return "-"
@@ -323,6 +337,15 @@ def report(results: dict, args) -> dict:
         print(
             f"  {name:<44} {v:6.1f}   target >= {target:g}: "
             f"{'met' if v >= target else 'NOT met'}   (without the refit: {C.fmt(w, '.1f')})"
+        )
+
+    bound = arithmetic_bound(results.get("grid"))
+    if bound is not None:
+        ratios["GridSearchCV / the least FleetSearchCV can take"] = bound["ratio"]
+        print(
+            f"  at most {bound['ratio']:.1f} x on this machine: GridSearchCV spent "
+            f"{bound['seconds']:.1f} s on {bound['what']} and the refit, work a fleet cannot "
+            "share (the members of a model bound by its arithmetic cost one run each)"
         )
 
     ok = {s: r for s, r in results.items() if "error" not in r}

@@ -489,8 +489,8 @@ def report(results: dict, args) -> dict:
     if floor is not None and med(fl) is not None and med(nf) is not None:
         print(
             f"  per member, x netfleet-1: the fleet {med(fl) / members / med(nf):.2f} (target "
-            f"0.25), its matrix products alone {floor / members / med(nf):.2f} (the least "
-            "this machine allows)"
+            f"0.25), its matrix products alone {floor / members / med(nf):.2f} (a lower "
+            "bound on this machine)"
         )
     noisy = [
         s for s, r in results.items() if "error" not in r and (r.get("spread") or 1) > NOISY_SPREAD
