@@ -143,9 +143,13 @@ class KillWorkerOnce(Attempts):
         self.driver = os.getpid()
 
     def on_epoch_end(self, epoch, logs=None):
-        if os.getpid() != self.driver and not os.path.exists(self.marker):
-            open(self.marker, "w").close()
-            os.kill(os.getpid(), signal.SIGKILL)
+        if os.getpid() == self.driver:
+            return
+        try:  # created atomically: of two workers reaching here at once, one kills itself
+            os.close(os.open(self.marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError:
+            return
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 class Fail(Attempts):
