@@ -185,6 +185,9 @@ class SlicedContext(ForwardContext):
         self.index = 0
         self.calls = 0
 
+    def draws_masks(self):
+        return self.whole.draws_masks()
+
     def new_step(self):
         """Forget the masks of the last step."""
         self.drawn.clear()

@@ -447,9 +447,10 @@ def evaluate(
     return values[0] if len(values) == 1 else values
 
 
-def predict(model, x, batch_size=None, verbose="auto", steps=None):
+def predict(model, x, batch_size=None, verbose="auto", steps=None, training=False):
     """Outputs for `x`: `(n, ...)` for one model, `(M, n, ...)` for a fleet; a list of
-    them for a model with several outputs."""
+    them for a model with several outputs. `training=True` runs the layers in training mode
+    (`model(x, training=True)`: dropout on, BatchNormalization on the batch's statistics)."""
     owner = "predict"
     device = config.get_device()
     checks.check_verbose(verbose, owner)
@@ -477,13 +478,13 @@ def predict(model, x, batch_size=None, verbose="auto", steps=None):
     if chunk_size is not None:
         chunks = Chunks.for_inference(model, chunk_size)
     outputs = []
-    with torch.no_grad(), forward_context(ForwardContext(False)):
+    with torch.no_grad(), forward_context(ForwardContext(training)):
         for batch in batches:
             batch = [tensor.unsqueeze(0) for tensor in batch]
             if chunks is None:
-                outputs.append(precision.forward(model, batch))
+                outputs.append(precision.forward(model, batch, training=training))
             else:
-                run = functools.partial(_forward_part, model, batch)
+                run = functools.partial(_forward_part, model, batch, training)
                 outputs.append(_joined(chunks.forward(run), 0))
     if not outputs:
         raise InvalidArgumentError("The 'x' argument of predict gave no batches.")
@@ -492,9 +493,9 @@ def predict(model, x, batch_size=None, verbose="auto", steps=None):
     return _join_batches(outputs)
 
 
-def _forward_part(model, batch, index, start, end):
+def _forward_part(model, batch, training, index, start, end):
     """The outputs of the members the layers hold (one slice of `Chunks.forward`)."""
-    return precision.forward(model, batch)
+    return precision.forward(model, batch, training=training)
 
 
 def _joined(parts, dim):

@@ -2,6 +2,8 @@
 
 import math
 
+import torch
+
 from netfleet import activations, initializers, registry
 from netfleet.errors import (
     InvalidArgumentError,
@@ -148,11 +150,14 @@ class Dropout(Layer):
         self.seed = None if seed is None else check_positive_int(seed, "seed", "Dropout", minimum=0)
 
     def call(self, inputs, training=False):
-        ctx = context.current()
-        if not ctx.training or self.rate == 0:
+        if not training or self.rate == 0:
             return inputs
         keep = 1.0 - self.rate
-        mask = ctx.bernoulli(inputs.shape[1:], keep)
+        ctx = context.current()
+        if ctx.draws_masks():
+            mask = ctx.bernoulli(inputs.shape[1:], keep)
+        else:  # training=True outside fit (Monte Carlo dropout): PyTorch's global generator
+            mask = torch.empty(inputs.shape, device=inputs.device).bernoulli_(keep)
         return inputs * mask / keep
 
     def stage(self, first, logits):

@@ -384,10 +384,20 @@ class Model:
 
     def __call__(self, x, training=None):
         """The model's output for arrays `x`, as a torch tensor; inside another model's
-        `call`, its output for that call's tensors (a model used as a layer)."""
+        `call`, its output for that call's tensors (a model used as a layer).
+
+        `training=True` runs the layers in training mode, as Keras does: dropout stays on
+        (Monte Carlo dropout: each call draws new masks from PyTorch's global generator) and
+        BatchNormalization normalizes with the batch's statistics, updating its moving ones.
+        """
         if lifting.in_model_call():
             return subclassing.call_in_model(self, x, training)
-        return torch.as_tensor(self.predict(x, verbose=0))
+        return torch.as_tensor(self._outputs(x, bool(training)))
+
+    def _outputs(self, x, in_training_mode):
+        """`predict(x)` quietly, with the layers in training mode or not (`__call__`)."""
+        x = self._built_for(x, "__call__")
+        return training.predict(self, x, verbose=0, training=in_training_mode)
 
     # -- weights ---------------------------------------------------------------------------
     @property

@@ -27,6 +27,12 @@ class ForwardContext:
         self.active = active
         self.counts = None  # each member's real rows in a padded step (one generator each)
 
+    def draws_masks(self):
+        """Whether `bernoulli` has the members' generators: a training pass of `fit` does;
+        `model(x, training=True)` runs without them (dropout then draws from PyTorch's global
+        generator)."""
+        return bool(self.generators)
+
     def bernoulli(self, member_shape, keep_prob):
         """A {0, 1} mask [M, *member_shape]: one draw per generator group, shared within it,
         on each generator's device. In a padded step (`counts` set), each member draws for
