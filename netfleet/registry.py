@@ -3,7 +3,8 @@ common contract tests check.
 
 A class or function is registered where it is defined (`@register("layer")`); a model file,
 `get("optimizer", "Adam")` and the contract tests find it here and nowhere else, so a file
-can only ever name a known, built-in object — never an importable path. Each kind's module
+can only ever name a registered object — netfleet's own, or a layer class the user registered
+or named for one load (`netfleet.saving.custom`) — never an importable path. Each kind's module
 adds only other spellings of registered names (Keras' aliases such as `"mse"`).
 
 Example:
@@ -13,6 +14,9 @@ Example:
     >>> "relu" in entries("activation")
     True
 """
+
+import contextlib
+import contextvars
 
 from netfleet.errors import unknown_name_error
 
@@ -29,6 +33,7 @@ KINDS = (
 )
 
 _TABLES = {kind: {} for kind in KINDS}
+_SCOPED = contextvars.ContextVar("netfleet_scoped_entries", default=None)
 
 
 def register(kind, name=None):
@@ -47,18 +52,37 @@ def register(kind, name=None):
 
 def get(kind, name):
     """The object registered as `name`; an error listing the known names otherwise."""
-    table = _table(kind)
+    table = entries(kind)
     if not isinstance(name, str) or name not in table:
         raise unknown_name_error(kind, name, sorted(table))
     return table[name]
 
 
 def entries(kind):
-    """A copy of the table of `kind`: name -> object."""
-    return dict(_table(kind))
+    """A copy of the table of `kind`: name -> object, with the entries of the `scoped`
+    blocks in progress (which take precedence)."""
+    return {**_table(kind), **(_SCOPED.get() or {}).get(kind, {})}
+
+
+@contextlib.contextmanager
+def scoped(extra):
+    """Within the block, `get` and `entries` also know `extra` (kind -> {name: object}):
+    the objects a caller names for one load (Keras' `custom_objects`)."""
+    merged = {kind: dict(table) for kind, table in (_SCOPED.get() or {}).items()}
+    for kind, table in extra.items():
+        merged.setdefault(_check_kind(kind), {}).update(table)
+    token = _SCOPED.set(merged)
+    try:
+        yield
+    finally:
+        _SCOPED.reset(token)
 
 
 def _table(kind):
+    return _TABLES[_check_kind(kind)]
+
+
+def _check_kind(kind):
     if kind not in _TABLES:
         raise ValueError(f"Unknown registry kind {kind!r}; known: {', '.join(KINDS)}.")
-    return _TABLES[kind]
+    return kind

@@ -84,5 +84,9 @@ def deserialize(config):
     classes = registry.entries("layer")
     cls = classes.get(config.get("class_name"))
     if cls is None:
-        raise unknown_name_error("layer class", config.get("class_name"), list(classes))
+        error = unknown_name_error("layer class", config.get("class_name"), list(classes))
+        raise type(error)(
+            f"{error} A layer class of your own: pass it to load_model(..., custom_objects="
+            "{name: class}) or decorate it with @netfleet.saving.register_keras_serializable()."
+        )
     return cls.from_config(dict(config["config"]))

@@ -40,9 +40,9 @@ import safetensors.torch
 import torch
 
 from netfleet import registry
-from netfleet.errors import InvalidTypeError, ModelFileError
+from netfleet.errors import InvalidTypeError, ModelFileError, argument_error
 from netfleet.ops import seeding
-from netfleet.saving import archive, jsontext, keras_files, limits, state, tensorfile
+from netfleet.saving import archive, custom, jsontext, keras_files, limits, state, tensorfile
 from netfleet.saving.atomic import write_atomically
 from netfleet.saving.config import compile_config, compile_from_config, field, require_dict
 from netfleet.version import __version__
@@ -91,9 +91,10 @@ def save_model(model, filepath, overwrite=True):
     write_atomically(filepath, write, overwrite)
 
 
-def load_model(filepath, compile=True):
+def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     """Load a model written by `save_model`, or a Keras 3 `.keras` file of layers netfleet
     has (see `keras_files.load_keras_model`; the format is told by the file's entries).
+    Keras' signature.
 
     The file is checked before anything it declares is built: the model is first built on
     the "meta" device (shapes, no memory) and its weights compared with the weights file's
@@ -101,8 +102,13 @@ def load_model(filepath, compile=True):
 
     Args:
         filepath: The model file (str or path-like).
+        custom_objects: The user-defined layer classes the file may name, by class name
+            (besides those registered with `register_keras_serializable`). Defaults to
+            `None`.
         compile: Whether to compile the model as it was saved, with its optimizer state.
             Defaults to `True`.
+        safe_mode: Accepted for Keras' signature: netfleet never loads code from a file,
+            so loading is always safe. Defaults to `True`.
 
     Returns:
         The model, its predictions bitwise equal to the saved model's.
@@ -112,7 +118,20 @@ def load_model(filepath, compile=True):
         ModelFileError: the file is damaged, is not a netfleet model file, or declares more
             than it holds or than `netfleet.saving.limits` allows.
     """
+    if not isinstance(compile, bool) or not isinstance(safe_mode, bool):
+        raise argument_error(
+            "compile" if not isinstance(compile, bool) else "safe_mode",
+            "load_model",
+            "True or False",
+            compile if not isinstance(compile, bool) else safe_mode,
+        )
     path = os.fspath(filepath)
+    with custom.custom_object_scope(custom_objects):
+        return _load_model(path, compile)
+
+
+def _load_model(path, compile):
+    """`load_model`, with the custom objects in scope."""
     with archive.open_file(path) as (file, size, is_zip):
         if is_zip and keras_files.is_keras_archive(file, size, path):
             return keras_files.read_keras_model(file, size, path, compile)
