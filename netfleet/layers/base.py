@@ -298,6 +298,9 @@ class Layer:
         x = torch.as_tensor(np.asarray(inputs) if not torch.is_tensor(inputs) else inputs)
         x = x.to(torch.float32)
         self.ensure_built((None, *x.shape[1:]))
+        weights = self.weights
+        if weights:  # where its weights are (a GPU after training there)
+            x = x.to(weights[0].device)
         added_axis = self.input_spec_shape is not None and x.ndim == len(self.input_spec_shape)
         if added_axis:
             x = x.unsqueeze(0)
