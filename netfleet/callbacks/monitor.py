@@ -54,9 +54,8 @@ class MonitorCallback(Callback):
         if self.mode != "auto":
             return self.mode
         name = self.monitor.removeprefix("val_")
-        compiled = getattr(self.model, "compiled", None)
-        for metric in getattr(compiled, "metric_ids", []):
-            if isinstance(metric, Metric) and metric.name == name:
+        for metric in _compiled_metrics(getattr(self.model, "compiled", None)):
+            if isinstance(metric, Metric) and name in (metric.name, f"weighted_{metric.name}"):
                 return metric.direction
         return "max" if "acc" in name or "auc" in name else "min"
 
@@ -92,6 +91,22 @@ class MonitorCallback(Callback):
         improved = self._watched() & self._is_improvement(current, self.best)
         self.best[improved] = current[improved]
         return improved
+
+
+def _compiled_metrics(compiled):
+    """The metrics `compiled` was given, weighted or not (lists per output and dicts by
+    output name walked through)."""
+    pending = [getattr(compiled, "metric_ids", []), getattr(compiled, "weighted_metric_ids", [])]
+    found = []
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            pending.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            pending.extend(item)
+        else:
+            found.append(item)
+    return found
 
 
 class MemberWeights:

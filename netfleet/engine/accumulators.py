@@ -1,5 +1,10 @@
 """Running losses and metrics over an epoch, on the device, one value per member: read back
-to the host once per epoch (or at the progress bar's refresh rate), never per step."""
+to the host once per epoch (or at the progress bar's refresh rate), never per step.
+
+As in Keras 3, the loss and the `weighted_metrics` take the sample weights (class weights
+included) and the plain `metrics` do not. Padding is no sample weight: rows that pad a member's
+batch (`Batch.mask`) count in nothing, so the plain metrics take the padding mask alone.
+"""
 
 import contextlib
 import copy
@@ -14,26 +19,28 @@ class Accumulator:
     def __init__(self, dataset, members, device=None):
         self.loss_fn = dataset.loss
         self.metrics = [copy.deepcopy(m) for m in dataset.metrics]
-        _reset(self.metrics, members, device)
+        self.weighted_metrics = [copy.deepcopy(m) for m in dataset.weighted_metrics]
+        _reset(self.metrics + self.weighted_metrics, members, device)
+        plain_names, weighted_names = log_names(dataset.heads)
+        self.names = plain_names[0] + weighted_names[0]
         self.loss_total = torch.zeros(members, device=device)
         self.count = 0.0  # a host number while every row is real: no device op per batch
 
-    def add(self, per_example_loss, y_true, y_pred, weights, count, activation=None):
-        """Add a batch; `activation` is set when `y_pred` holds logits."""
+    def add(self, per_example_loss, y_true, y_pred, weights, mask, count, activation=None):
+        """Add a batch: `weights` are the per-example weights (sample weights times `mask`)
+        or None, `mask` the padding mask or None; `activation` is set when `y_pred` holds
+        logits."""
         with torch.no_grad():
             weighted = per_example_loss if weights is None else per_example_loss * weights
             self.loss_total += weighted.sum(1)
             self.count = self.count + count
-            for metric in self.metrics:
-                if activation is None:
-                    metric.update(y_true, y_pred, weights)
-                else:
-                    metric.update_from_logits(y_true, y_pred, activation, weights)
+            _update(self.metrics, y_true, y_pred, mask, activation)
+            _update(self.weighted_metrics, y_true, y_pred, weights, activation)
 
     def running(self):
-        results = {m.name: m.result() for m in self.metrics}
+        values = [m.result() for m in self.metrics + self.weighted_metrics]
         count = torch.as_tensor(self.count, dtype=torch.float32).clamp_min(1e-12)
-        return {"loss": self.loss_total / count, **results}
+        return {"loss": self.loss_total / count, **dict(zip(self.names, values))}
 
 
 class OutputsAccumulator:
@@ -41,27 +48,31 @@ class OutputsAccumulator:
 
     Logs carry Keras' names: `loss` (the sum of each output's mean loss times its loss
     weight), then `<output>_loss` for each output of a model with several, then each
-    output's metrics as `<output>_<metric>` (plain metric names with one output).
+    output's metrics as `<output>_<metric>` (plain metric names with one output), then each
+    output's weighted metrics (see `log_names`).
     """
 
     def __init__(self, dataset, members, device=None):
         self.heads = dataset.heads
         self.metrics = [[copy.deepcopy(m) for m in head.metrics] for head in self.heads]
-        _reset([m for group in self.metrics for m in group], members, device)
+        self.weighted_metrics = [
+            [copy.deepcopy(m) for m in head.weighted_metrics] for head in self.heads
+        ]
+        every = [m for groups in (self.metrics, self.weighted_metrics) for g in groups for m in g]
+        _reset(every, members, device)
+        self.names = [name for groups in log_names(self.heads) for g in groups for name in g]
         self.loss_totals = [torch.zeros(members, device=device) for _ in self.heads]
         self.count = 0.0
 
-    def add(self, index, per_example_loss, y_true, y_pred, weights, activation=None):
-        """Add output `index`'s part of a batch; `activation` is set when `y_pred` holds
-        logits."""
+    def add(self, index, per_example_loss, y_true, y_pred, weights, mask, activation=None):
+        """Add output `index`'s part of a batch: `weights` are its per-example weights
+        (sample weights times `mask`) or None, `mask` the padding mask or None; `activation`
+        is set when `y_pred` holds logits."""
         with torch.no_grad():
             weighted = per_example_loss if weights is None else per_example_loss * weights
             self.loss_totals[index] += weighted.sum(1)
-            for metric in self.metrics[index]:
-                if activation is None:
-                    metric.update(y_true, y_pred, weights)
-                else:
-                    metric.update_from_logits(y_true, y_pred, activation, weights)
+            _update(self.metrics[index], y_true, y_pred, mask, activation)
+            _update(self.weighted_metrics[index], y_true, y_pred, weights, activation)
 
     def add_count(self, count):
         """Count a batch's real rows (a float, or one per member)."""
@@ -76,9 +87,44 @@ class OutputsAccumulator:
         logs = {"loss": total}
         if len(self.heads) > 1:
             logs.update({f"{h.name}_loss": loss for h, loss in zip(self.heads, output_losses)})
-        for head, group in zip(self.heads, self.metrics):
-            logs.update({head.prefix + metric.name: metric.result() for metric in group})
+        every = [m for groups in (self.metrics, self.weighted_metrics) for g in groups for m in g]
+        logs.update(zip(self.names, (metric.result() for metric in every)))
         return logs
+
+
+def log_names(heads):
+    """The log names of each head's plain metrics and of its weighted metrics (two lists
+    with one list per head), as Keras 3's `CompileMetrics.result` names them: plain metrics
+    first, `<output>_<name>` (`<name>` with one output), `_1`, `_2`... after a repeated name;
+    then a weighted metric keeps its name unless it is taken, else `<output>_weighted_<name>`
+    (numbered likewise when that is taken too)."""
+    seen = {}  # a name given -> how many metrics asked for it
+
+    def plain_name(name):
+        index = seen.get(name, 0)
+        seen[name] = index + 1
+        return name if index == 0 else f"{name}_{index}"
+
+    def weighted_name(head, metric):
+        name = head.prefix + metric.name
+        if name not in seen:
+            seen[name] = 1
+            return name
+        return plain_name(f"{head.prefix}weighted_{metric.name}")
+
+    plain = [[plain_name(head.prefix + m.name) for m in head.metrics] for head in heads]
+    weighted = [[weighted_name(head, m) for m in head.weighted_metrics] for head in heads]
+    return plain, weighted
+
+
+def _update(metrics, y_true, y_pred, weights, activation):
+    """Add a batch to `metrics` with per-example `weights` (or None); `activation` is set
+    when `y_pred` holds logits."""
+    for metric in metrics:
+        if activation is None:
+            metric.update(y_true, y_pred, weights)
+        else:
+            metric.update_from_logits(y_true, y_pred, activation, weights)
 
 
 def _reset(metrics, members, device):

@@ -3,7 +3,8 @@ metrics, and how to train, checked at once.
 
 A loss, loss weights and metrics may be given once for every output, as a list with one entry
 per output, or as a dict by output name, as Keras takes them; `Compiled.outputs(names)` reads
-them against the model's outputs.
+them against the model's outputs. As in Keras 3, `metrics` are computed without the sample
+weights (class weights included) and `weighted_metrics` with them.
 """
 
 import copy
@@ -23,18 +24,21 @@ class OutputSpec:
         loss: Its `losses.Loss`.
         loss_weight: Its factor in the total loss.
         metric_ids: Its metrics: names, `Metric` instances or classes, or callables.
+        weighted_metric_ids: Its metrics computed with the sample weights, in the same forms.
     """
 
-    def __init__(self, name, loss, loss_weight, metric_ids):
+    def __init__(self, name, loss, loss_weight, metric_ids, weighted_metric_ids=()):
         self.name = name
         self.loss = loss
         self.loss_weight = loss_weight
         self.metric_ids = metric_ids
+        self.weighted_metric_ids = list(weighted_metric_ids)
 
-    def make_metrics(self, output_units):
-        """Fresh metric objects (one set per use: training and validation keep apart)."""
+    def make_metrics(self, output_units, weighted=False):
+        """Fresh metric objects (one set per use: training and validation keep apart): the
+        plain metrics, or the weighted ones if `weighted`."""
         made = []
-        for identifier in self.metric_ids:
+        for identifier in self.weighted_metric_ids if weighted else self.metric_ids:
             metric = metrics.get(identifier, self.loss, output_units)
             made.append(copy.deepcopy(metric) if metric is identifier else metric)
         return made
@@ -60,6 +64,9 @@ class Compiled:
         loss_weights: Each output's factor in the total loss that training minimises (a
             list with one per output, a dict by output name, where missing outputs weigh 1,
             or a number for a model with one output). Defaults to 1 for every output.
+        weighted_metrics: Metrics computed with the sample weights (and class weights), in
+            the forms `metrics_list` takes; `metrics_list`'s are computed without them, as
+            in Keras 3. Defaults to none.
         output_names: The model's output names when they are known, to check the
             per-output settings now rather than at `fit`.
     """
@@ -73,6 +80,7 @@ class Compiled:
         jit_compile="auto",
         loss_weights=None,
         output_names=None,
+        weighted_metrics=None,
     ):
         if run_eagerly is not None and not isinstance(run_eagerly, bool):
             raise argument_error("run_eagerly", "compile", "True or False", run_eagerly)
@@ -90,6 +98,9 @@ class Compiled:
         self.loss = _losses(loss)
         self.loss_weights = _loss_weights(loss_weights)
         self.metric_ids = _metric_ids(metrics_list, _first_loss(self.loss))
+        self.weighted_metric_ids = _metric_ids(
+            weighted_metrics, _first_loss(self.loss), "weighted_metrics"
+        )
         self._outputs = {}
         if output_names is not None:
             self.outputs(output_names)
@@ -106,8 +117,10 @@ class Compiled:
             output_losses = per_output.output_losses(self.loss, key)
             weights = per_output.output_weights(self.loss_weights, key)
             output_metrics = per_output.output_metrics(self.metric_ids, key)
+            weighted = per_output.output_metrics(self.weighted_metric_ids, key, "weighted_metrics")
             self._outputs[key] = [
-                OutputSpec(*spec) for spec in zip(key, output_losses, weights, output_metrics)
+                OutputSpec(*spec)
+                for spec in zip(key, output_losses, weights, output_metrics, weighted)
             ]
         return self._outputs[key]
 
@@ -121,18 +134,20 @@ class Compiled:
         return {
             "loss": self.loss,
             "metrics": self.metric_ids,
+            "weighted_metrics": self.weighted_metric_ids,
             "loss_weights": self.loss_weights,
             "run_eagerly": self.run_eagerly,
             "jit_compile": self.jit_compile,
         }
 
     def signature(self):
-        """What must agree for models to train in one fleet: losses (by name), metrics, loss
-        weights and the training path."""
+        """What must agree for models to train in one fleet: losses (by name), metrics
+        (weighted or not), loss weights and the training path."""
         return repr(
             (
                 _map(self.loss, lambda loss: loss.name),
                 self.metric_ids,
+                self.weighted_metric_ids,
                 self.loss_weights,
                 self.run_eagerly,
             )
@@ -144,6 +159,8 @@ class Compiled:
             "loss": _map(self.loss, lambda loss: loss.name),
             "metrics": _map(self.metric_ids, _metric_name),
         }
+        if self.weighted_metric_ids:  # written only when given: older configs stay the same
+            config["weighted_metrics"] = _map(self.weighted_metric_ids, _metric_name)
         if self.loss_weights is not None:
             config["loss_weights"] = self.loss_weights
         return config
@@ -199,29 +216,26 @@ def _weight(value):
     return float(value)
 
 
-def _metric_ids(metrics_list, loss):
-    """The metrics as given: a list (flat, or with one entry per output) or a dict."""
+def _metric_ids(metrics_list, loss, argument="metrics"):
+    """The metrics as given: a list (flat, or with one entry per output) or a dict;
+    `argument` names compile's argument in errors (`metrics` or `weighted_metrics`)."""
     if metrics_list is None:
         return []
     if _is_metric(metrics_list):
         metrics_list = [metrics_list]
     if isinstance(metrics_list, dict):
-        ids = {_output_key(k, "metrics"): per_output.as_list(v) for k, v in metrics_list.items()}
+        ids = {_output_key(k, argument): per_output.as_list(v) for k, v in metrics_list.items()}
         entries = [identifier for group in ids.values() for identifier in group]
     elif isinstance(metrics_list, (list, tuple)):
         ids = [list(e) if isinstance(e, (list, tuple)) else e for e in metrics_list]
         entries = [i for e in ids for i in (e if isinstance(e, list) else [e]) if i is not None]
     else:
-        raise InvalidTypeError(
-            f"The 'metrics' argument of compile must be a list (or a dict by output name). "
-            f"Got {metrics_list!r}."
-        )
+        expected = "a list (or a dict by output name)"
+        raise argument_error(argument, "compile", expected, metrics_list, error=InvalidTypeError)
     for identifier in entries:
         if not _is_metric(identifier):
-            raise InvalidTypeError(
-                f"The 'metrics' argument of compile must hold metric names, Metric objects or "
-                f"functions. Got {identifier!r}."
-            )
+            expected = "a list of metric names, Metric objects or functions"
+            raise argument_error(argument, "compile", expected, identifier, error=InvalidTypeError)
         if isinstance(identifier, str):
             metrics.get(identifier, loss, 2)
     return ids

@@ -32,9 +32,13 @@ class Head:
         shape: Its example shape.
         loss: Its `losses.Loss`.
         loss_weight: Its factor in the total loss.
-        metrics: Its metric objects (accumulators work on copies).
+        metrics: Its metric objects, computed without the sample weights (accumulators
+            work on copies).
+        weighted_metrics: Its metric objects computed with the sample weights.
         y: Its labels `(n, ...)` once loaded.
-        weights: Its per-example weights `(n,)`, or None.
+        weights: Its per-example weights `(n,)` (sample weights times class weights), or None.
+        sample_weights: The sample weights alone, or None: what held-out validation rows
+            keep (Keras applies `class_weight` to the training data only).
     """
 
     def __init__(self, spec, shape, several):
@@ -44,14 +48,18 @@ class Head:
         self.loss = spec.loss
         self.loss_weight = spec.loss_weight
         self.metrics = spec.make_metrics(self.shape[-1])
+        self.weighted_metrics = spec.make_metrics(self.shape[-1], weighted=True)
         self.y = None
-        self.weights = None
+        self.weights = self.sample_weights = None
 
-    def rows(self, rows):
-        """This head on the rows `rows` (a slice)."""
+    def rows(self, rows, class_weighted=True):
+        """This head on the rows `rows` (a slice), with or without the class weights."""
         part = copy.copy(self)
         part.y = self.y[rows]
-        part.weights = None if self.weights is None else self.weights[rows]
+        weights = self.weights if class_weighted else self.sample_weights
+        part.weights = part.sample_weights = None if weights is None else weights[rows]
+        if class_weighted and self.sample_weights is not None:
+            part.sample_weights = self.sample_weights[rows]
         return part
 
 
@@ -60,8 +68,8 @@ class Dataset:
     `Head` per model output).
 
     A model with one input and one output, trained on its loss with weight 1, is `plain`:
-    its dataset also has `x`, `y`, `weights`, `loss` and `metrics` (its input's and its
-    head's), which the training steps for such models read directly; one-hot labels then
+    its dataset also has `x`, `y`, `weights`, `loss`, `metrics` and `weighted_metrics` (its
+    input's and its head's), which the training steps for such models read directly; one-hot labels then
     become class indices when every metric reads those as well (the same loss, computed
     faster).
 
@@ -99,7 +107,9 @@ class Dataset:
         )
         if self.plain:  # the tensors come with `load`
             self.x = self.y = self.weights = None
-            self.loss, self.metrics = self.heads[0].loss, self.heads[0].metrics
+            head = self.heads[0]
+            self.loss, self.metrics = head.loss, head.metrics
+            self.weighted_metrics = head.weighted_metrics
 
     def load(self, x, y, sample_weight=None, class_weight=None, to_indices=False):
         """Check and convert one call's (or one streamed batch's) arrays into this dataset.
@@ -132,17 +142,20 @@ class Dataset:
             self.heads, structure.weights_by_output(sample_weight, names, owner)
         ):
             if id(weights) not in converted:
-                converted[id(weights)] = data.row_weights(
-                    weights, class_weight, head.y, len(head.y), owner
-                )
-            head.weights = converted[id(weights)]
+                both = data.row_weights(weights, class_weight, head.y, len(head.y), owner)
+                alone = both
+                if class_weight is not None:
+                    alone = data.row_weights(weights, None, head.y, len(head.y), owner)
+                converted[id(weights)] = both, alone
+            head.weights, head.sample_weights = converted[id(weights)]
         if self.plain:
             head = self.heads[0]
-            if to_indices and head.loss.labels == "one_hot" and _index_friendly(head.metrics):
+            every_metric = head.metrics + head.weighted_metrics
+            if to_indices and head.loss.labels == "one_hot" and _index_friendly(every_metric):
                 indices = data.one_hot_indices(head.y)
                 if indices is not None:
                     head.y, head.loss = indices, losses.get("sparse_categorical_crossentropy")
-                    for metric in head.metrics:
+                    for metric in every_metric:
                         metric.kind, metric.fn = "sparse", metrics.sparse_categorical_accuracy
             self._share_plain()
         return self
@@ -152,6 +165,7 @@ class Dataset:
         head = self.heads[0]
         self.x, self.y, self.weights = self.inputs[0], head.y, head.weights
         self.loss, self.metrics = head.loss, head.metrics
+        self.weighted_metrics = head.weighted_metrics
 
     def to(self, device):
         """Move the tensors to `device` (once per call: batches then index them there)."""
@@ -165,6 +179,7 @@ class Dataset:
         self.inputs = [to_device(tensor) for tensor in self.inputs]
         for head in self.heads:
             head.y, head.weights = to_device(head.y), to_device(head.weights)
+            head.sample_weights = to_device(head.sample_weights)
         if self.plain:
             self._share_plain()
         return self
@@ -173,7 +188,8 @@ class Dataset:
         return len(self.inputs[0])
 
     def split(self, fraction):
-        """(train, validation) with the *last* `fraction` of rows held out, as Keras does."""
+        """(train, validation) with the *last* `fraction` of rows held out, as Keras does:
+        the validation rows keep their sample weights, not the class weights."""
         n = len(self)
         cut = int(n * (1 - fraction))
         if cut == 0 or cut == n:
@@ -182,12 +198,12 @@ class Dataset:
                 f"{'training' if cut == 0 else 'validation'} examples with {n} examples. "
                 f"Got {fraction}."
             )
-        return self._slice(slice(0, cut)), self._slice(slice(cut, n))
+        return self._slice(slice(0, cut)), self._slice(slice(cut, n), class_weighted=False)
 
-    def _slice(self, rows):
+    def _slice(self, rows, class_weighted=True):
         part = copy.copy(self)
         part.inputs = [tensor[rows] for tensor in self.inputs]
-        part.heads = [head.rows(rows) for head in self.heads]
+        part.heads = [head.rows(rows, class_weighted) for head in self.heads]
         if self.plain:
             part._share_plain()
         return part

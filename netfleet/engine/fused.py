@@ -102,7 +102,7 @@ class FusedStep:
             out = forward(out)
         count = batch.count()
         per_example = self.head.value(y, out)
-        accumulator.add(per_example, y, out, weights, count, self.logits_activation)
+        accumulator.add(per_example, y, out, weights, batch.mask, count, self.logits_activation)
         grad = self.head.gradient(y, out).mul_(_scale(weights, count, self.head.factor))
         for backward in self.backwards:
             grad = backward(grad)

@@ -72,17 +72,17 @@ def output_weights(weights, names):
     return [weights]
 
 
-def output_metrics(ids, names):
+def output_metrics(ids, names, argument="metrics"):
     """Each output's metric list: a dict gives them by name, a list with one entry per output
     (of a model with several) gives one each (Keras 3), any other list applies to every
-    output."""
+    output. `argument` is compile's argument (`metrics` or `weighted_metrics`), for errors."""
     if isinstance(ids, dict):
-        _check_keys(ids, names, "metrics")
+        _check_keys(ids, names, argument)
         return [list(ids.get(name, [])) for name in names]
     if len(names) == 1:
         return [[identifier for entry in ids for identifier in as_list(entry)]]
     if len(ids) == len(names):
         return [as_list(entry) for entry in ids]
     if any(entry is None or isinstance(entry, list) for entry in ids):
-        _check_length(ids, names, "metrics", "entry")
+        _check_length(ids, names, argument, "entry")
     return [list(ids) for _ in names]

@@ -65,7 +65,9 @@ def _forward_loss(model, batch, dataset, accumulator, logits_activation, trainin
     per_example = loss_fn(yb, out) if logits_activation is None else loss_fn.logits_fn(yb, out)
     weights = _example_weights(batch, dataset)
     count = batch.count()
-    accumulator.add(per_example.detach(), yb, out.detach(), weights, count, logits_activation)
+    accumulator.add(
+        per_example.detach(), yb, out.detach(), weights, batch.mask, count, logits_activation
+    )
     return fused.member_mean(per_example, weights, count)
 
 
@@ -86,7 +88,9 @@ def _forward_losses(model, batch, dataset, accumulator, logits_activation, train
         weights = batch.gather(head.weights)
         if batch.mask is not None:
             weights = batch.mask if weights is None else weights * batch.mask
-        accumulator.add(index, per_example.detach(), yb, out.detach(), weights, logits_activation)
+        accumulator.add(
+            index, per_example.detach(), yb, out.detach(), weights, batch.mask, logits_activation
+        )
         member_loss = fused.member_mean(per_example, weights, count) * head.loss_weight
         total = member_loss if total is None else total + member_loss
     return total

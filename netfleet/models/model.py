@@ -312,6 +312,7 @@ class Model:
         metrics=None,
         *,
         loss_weights=None,
+        weighted_metrics=None,
         run_eagerly=False,
         jit_compile="auto",
         **kwargs,
@@ -325,6 +326,11 @@ class Model:
         1 for every output by default).
 
         Args:
+            weighted_metrics: Metrics computed with the sample weights (`sample_weight`,
+                `class_weight`), in the forms `metrics` takes; as in Keras 3, `metrics` are
+                computed without them. A weighted metric logs under its own name, or as
+                `weighted_<name>` when a plain metric has that name. Padded rows of fleet
+                members never count in either. Defaults to none.
             run_eagerly: Train through autograd even where the layers' hand-written fast
                 path (the fused step) applies: slower, the same numbers; for debugging a
                 layer or checking the fast path. Defaults to `False`.
@@ -334,11 +340,17 @@ class Model:
                 eagerly. No effect on the CPU. Defaults to `"auto"`.
         """
         for key in kwargs:
-            if key != "weighted_metrics":
-                raise InvalidTypeError(f"compile() got an unexpected keyword argument {key!r}.")
+            raise InvalidTypeError(f"compile() got an unexpected keyword argument {key!r}.")
         output_names = self.output_names if self.built else None
         self.compiled = Compiled(
-            optimizer, loss, metrics, run_eagerly, jit_compile, loss_weights, output_names
+            optimizer,
+            loss,
+            metrics,
+            run_eagerly,
+            jit_compile,
+            loss_weights,
+            output_names,
+            weighted_metrics,
         )
         members = self.compiled.optimizer.num_members
         if members > 1 or self._members == 1:

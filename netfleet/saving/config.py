@@ -1,15 +1,17 @@
-"""Compile configs (optimizer, loss and metric names, loss weights) as JSON-able dicts, and
+"""Compile configs (optimizer, loss and metric names, weighted metric names, loss weights) as
+JSON-able dicts, and
 the checked reading of config fields that model and compile configs share."""
 
 from netfleet import losses, optimizers
 from netfleet.errors import InvalidArgumentError, InvalidTypeError
 from netfleet.saving.jsontext import brief
 
-_COMPILE_KEYS = {"optimizer", "loss", "metrics", "loss_weights"}
+_COMPILE_KEYS = {"optimizer", "loss", "metrics", "weighted_metrics", "loss_weights"}
 
 
 def compile_config(model):
-    """What `model.compile` was given (optimizer, losses, metric names, loss weights), or None.
+    """What `model.compile` was given (optimizer, losses, metric and weighted metric names,
+    loss weights), or None.
 
     Raises:
         InvalidArgumentError: the model uses a custom loss or metric, which a file cannot name.
@@ -48,7 +50,7 @@ def compile_from_config(model, config):
         )
     if "loss" not in config:
         raise InvalidArgumentError("The compile config has no 'loss' entry.")
-    for key in ("loss", "metrics"):
+    for key in ("loss", "metrics", "weighted_metrics"):
         if not all(name is None or isinstance(name, str) for name in _leaves(config.get(key))):
             raise InvalidTypeError(
                 f"The compile config's {key} must be names (one, a list or a dict of them). "
@@ -60,6 +62,7 @@ def compile_from_config(model, config):
         optimizer=optimizer,
         loss=config["loss"],
         metrics=config.get("metrics"),
+        weighted_metrics=config.get("weighted_metrics"),
         loss_weights=config.get("loss_weights"),
     )
     model.set_members(len(seeds), seeds=seeds, params=params)

@@ -1,5 +1,6 @@
 """Keras 3's compile settings (a `.keras` file's `compile_config`) applied to a netfleet
-model: the optimizer, loss and metrics when netfleet has them by name, with Keras' settings;
+model: the optimizer, loss, metrics and weighted metrics when netfleet has them by name, with
+Keras' settings;
 otherwise the model stays uncompiled, with a warning saying why.
 
 Keras' optimizer state is not read: a compiled model starts `fit` with a fresh optimizer.
@@ -45,12 +46,11 @@ def _compile_arguments(config):
         raise _Unsupported(
             f"its compile settings {jsontext.brief(unknown)} are unknown to netfleet."
         )
-    if config.get("weighted_metrics"):
-        raise _Unsupported("netfleet has no weighted_metrics.")
     return {
         "optimizer": _optimizer(config.get("optimizer")),
         "loss": _per_output(config.get("loss"), _loss),
         "metrics": _per_output(config.get("metrics"), _metric),
+        "weighted_metrics": _per_output(config.get("weighted_metrics"), _metric),
         "loss_weights": config.get("loss_weights"),
     }
 

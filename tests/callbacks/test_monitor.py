@@ -47,6 +47,15 @@ def test_auto_mode_reads_the_direction_a_compiled_metric_declares(wines_model):
     assert monitor_for(FakeModel(), monitor="val_score").direction == "min"
 
 
+def test_auto_mode_reads_the_direction_of_weighted_metrics(wines_model):
+    score = MeanMetric(lambda y_true, y_pred: y_pred.sum(-1), "score", direction="max")
+    model = wines_model()
+    model.compile("adam", "categorical_crossentropy", weighted_metrics=[score])
+    assert monitor_for(model, monitor="val_score").direction == "max"
+    model.compile("adam", "categorical_crossentropy", metrics=[score], weighted_metrics=[score])
+    assert monitor_for(model, monitor="val_weighted_score").direction == "max"
+
+
 def test_unknown_mode_is_rejected_with_the_standard_sentence():
     with pytest.raises(InvalidArgumentError, match="'mode' argument of MonitorCallback"):
         MonitorCallback(mode="up")

@@ -8,6 +8,8 @@ On a machine without a GPU, where every tensor lands is checked on PyTorch's `me
 with must be there. The CUDA tests run where PyTorch sees a GPU and are skipped elsewhere.
 """
 
+import types
+
 import numpy as np
 import pytest
 import torch
@@ -163,11 +165,15 @@ METRIC_CLASSES = sorted(n for n, e in registry.entries("metric").items() if isin
 @pytest.mark.parametrize("name", METRIC_CLASSES)
 def test_every_metric_keeps_its_state_on_the_device(name):
     metric = registry.entries("metric")[name]()
-    dataset = type("Dataset", (), {"loss": None, "metrics": [metric]})()
+    head = types.SimpleNamespace(prefix="", metrics=[metric], weighted_metrics=[metric])
+    dataset = types.SimpleNamespace(
+        loss=None, heads=[head], metrics=head.metrics, weighted_metrics=head.weighted_metrics
+    )
     accumulator = Accumulator(dataset, 3, device=META)
+    assert accumulator.names == [metric.name, f"weighted_{metric.name}"]
     tensors = [
         value
-        for metric in accumulator.metrics
+        for metric in accumulator.metrics + accumulator.weighted_metrics
         for value in vars(metric).values()
         if torch.is_tensor(value)
     ]

@@ -201,6 +201,28 @@ def test_a_loss_object_with_keras_defaults_compiles(tmp_path):
     assert model.compiled.loss.name == "categorical_crossentropy"
 
 
+def test_weighted_metrics_netfleet_has_compile(tmp_path):
+    def weighted(config):
+        config["compile_config"]["weighted_metrics"] = [
+            "accuracy",
+            {"module": "keras.metrics", "class_name": "MeanSquaredError", "config": {}},
+        ]
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = load_model(rewritten(tmp_path, "mlp", edit_config=weighted))
+    assert model.compiled.weighted_metric_ids == ["accuracy", "MeanSquaredError"]
+
+
+def test_a_weighted_metric_netfleet_lacks_loads_uncompiled(tmp_path):
+    def unknown(config):
+        config["compile_config"]["weighted_metrics"] = ["no_such_metric"]
+
+    with pytest.warns(UserWarning, match="loaded uncompiled: Unknown metric 'no_such_metric'"):
+        model = load_model(rewritten(tmp_path, "mlp", edit_config=unknown))
+    assert model.compiled is None
+
+
 # -- code is refused -----------------------------------------------------------------------
 def test_a_lambda_written_by_keras_is_refused_as_code():
     refused(FIXTURES / "lambda.keras", "holds Python code", "never runs code")
