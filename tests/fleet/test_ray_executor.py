@@ -11,7 +11,9 @@ made in). Elsewhere it binds to 127.0.0.1.
 """
 
 import ctypes
+import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -152,11 +154,20 @@ class KillWorkerOnce(Attempts):
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-class Fail(Attempts):
-    """Raises from user code at the start of training."""
+class Fail(Callback):
+    """Raises from user code at the start of training, after appending the fleet's first
+    member's settings to `path` (one line per fleet started, whichever the process)."""
+
+    def __init__(self, path):
+        super().__init__()
+        self.path = str(path)
 
     def on_train_begin(self, logs=None):
-        super().on_train_begin(logs)
+        with open(self.path, "a") as file:
+            file.write(
+                json.dumps(self.model.member_params[0], sort_keys=True, separators=(",", ":"))
+                + "\n"
+            )
         raise ValueError("the callback failed")
 
 
@@ -320,8 +331,13 @@ def test_an_error_in_user_code_is_reported_with_the_members_and_not_retried(
     attempts = tmp_path / "attempts"
     with pytest.raises(ValueError, match="the callback failed") as raised:
         run_sweep(build_model, data, fit={"callbacks": [Fail(attempts)]}, executor="ray")
-    assert "While training the fleet of members 0 {'learning_rate': 0.05" in str(raised.value)
-    assert len(lines(attempts)) == 1
+    # whichever group fails first is reported, with its members and their settings
+    message = str(raised.value)
+    assert re.search(r"While training the fleet of members [01] \{'learning_rate': 0.05", message)
+    started = lines(attempts)
+    # no fleet is tried twice (the other group may start on a free worker before the failure
+    # cancels it)
+    assert started and len(started) == len(set(started))
 
 
 @pytest.mark.slow
