@@ -11,9 +11,13 @@ import copy
 import math
 import numbers
 
-from netfleet import activations, losses, metrics, optimizers
+from netfleet import activations, losses, metrics, optimizers, registry
 from netfleet.engine import per_output
-from netfleet.errors import InvalidTypeError, argument_error, unknown_name_error
+from netfleet.errors import (
+    InvalidArgumentError,
+    InvalidTypeError,
+    argument_error,
+)
 
 
 class OutputSpec:
@@ -146,8 +150,8 @@ class Compiled:
         return repr(
             (
                 _map(self.loss, lambda loss: loss.name),
-                self.metric_ids,
-                self.weighted_metric_ids,
+                _map(self.metric_ids, _metric_key),
+                _map(self.weighted_metric_ids, _metric_key),
                 self.loss_weights,
                 self.run_eagerly,
             )
@@ -253,9 +257,39 @@ def _output_key(key, argument):
 
 
 def _metric_name(identifier):
-    if not isinstance(identifier, str):
-        raise unknown_name_error("metric to save", identifier, ["named metrics"])
-    return identifier
+    """What a config writes for a metric: its name, or `{"class_name", "config"}` for a
+    metric object of a registered class (Keras' form), e.g. `AUC(num_thresholds=50)`."""
+    if isinstance(identifier, str):
+        return identifier
+    registered = registry.entries("metric")
+    if isinstance(identifier, metrics.Metric) and registered.get(type(identifier).__name__) is type(
+        identifier
+    ):
+        return {"class_name": type(identifier).__name__, "config": identifier.get_config()}
+    if isinstance(identifier, type) and registered.get(identifier.__name__) is identifier:
+        return {"class_name": identifier.__name__, "config": identifier().get_config()}
+    names = [name for name, known in registered.items() if known is identifier]
+    if names:  # a registered metric function, given itself
+        return names[0]
+    raise InvalidArgumentError(
+        f"Cannot save the custom metric {_label(identifier)!r}: a file "
+        "names only netfleet's metrics (by name, or a metric object of netfleet's classes). "
+        "Compile with those, or keep the weights alone with save_weights()."
+    )
+
+
+def _label(identifier):
+    """A metric's name for messages: a Metric's `name`, a function's `__name__`."""
+    return getattr(identifier, "name", getattr(identifier, "__name__", repr(identifier)))
+
+
+def _metric_key(identifier):
+    """What identifies a metric among fleets that may train together: its config where it
+    has one (two `AUC()` objects are the same metric), the object itself otherwise."""
+    try:
+        return _metric_name(identifier)
+    except InvalidArgumentError:
+        return identifier
 
 
 def _map(structure, fn):

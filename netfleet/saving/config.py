@@ -1,9 +1,10 @@
-"""Compile configs (optimizer, loss and metric names, weighted metric names, loss weights) as
-JSON-able dicts, and
-the checked reading of config fields that model and compile configs share."""
+"""Compile configs (optimizer, loss names, metrics and weighted metrics by name or as entries
+of netfleet's metric classes, loss weights) as JSON-able dicts, and the checked reading of
+config fields that model and compile configs share."""
 
-from netfleet import losses, optimizers
+from netfleet import losses, metrics, optimizers, registry
 from netfleet.errors import InvalidArgumentError, InvalidTypeError
+from netfleet.saving import limits
 from netfleet.saving.jsontext import brief
 
 _COMPILE_KEYS = {"optimizer", "loss", "metrics", "weighted_metrics", "loss_weights"}
@@ -50,22 +51,67 @@ def compile_from_config(model, config):
         )
     if "loss" not in config:
         raise InvalidArgumentError("The compile config has no 'loss' entry.")
-    for key in ("loss", "metrics", "weighted_metrics"):
-        if not all(name is None or isinstance(name, str) for name in _leaves(config.get(key))):
-            raise InvalidTypeError(
-                f"The compile config's {key} must be names (one, a list or a dict of them). "
-                f"Got {brief(config[key])}."
-            )
+    if not all(name is None or isinstance(name, str) for name in _leaves(config["loss"])):
+        raise InvalidTypeError(
+            "The compile config's loss must be names (one, a list or a dict of them). "
+            f"Got {brief(config['loss'])}."
+        )
     optimizer = _optimizer(field(config, "optimizer", dict), model.num_members)
     seeds, params = list(model.member_seeds), list(model.member_params)
     model.compile(
         optimizer=optimizer,
         loss=config["loss"],
-        metrics=config.get("metrics"),
-        weighted_metrics=config.get("weighted_metrics"),
+        metrics=_metrics(config.get("metrics"), "metrics"),
+        weighted_metrics=_metrics(config.get("weighted_metrics"), "weighted_metrics"),
         loss_weights=config.get("loss_weights"),
     )
     model.set_members(len(seeds), seeds=seeds, params=params)
+
+
+def _metrics(structure, key):
+    """The metrics of a compile config's `key` (names and `{"class_name", "config"}` entries
+    of netfleet's metric classes, in a list, a list per output or a dict by output name),
+    with every entry made a metric object; anything else refused."""
+    if structure is None or isinstance(structure, str) or _is_entry(structure):
+        return _metric(structure, key)
+    if isinstance(structure, list):
+        return [_metrics(item, key) for item in structure]
+    if isinstance(structure, dict):
+        return {name: _metrics(item, key) for name, item in structure.items()}
+    raise InvalidTypeError(
+        f"The compile config's {key} must be metric names or entries (one, a list or a dict "
+        f"of them). Got {brief(structure)}."
+    )
+
+
+def _is_entry(value):
+    return isinstance(value, dict) and set(value) == {"class_name", "config"}
+
+
+def _metric(value, key):
+    """A name or None as it is; an entry as the metric object of the class it names."""
+    if not _is_entry(value):
+        return value
+    name = value["class_name"]
+    cls = registry.entries("metric").get(name) if isinstance(name, str) else None
+    if not isinstance(cls, type) or not issubclass(cls, metrics.Metric):
+        raise InvalidArgumentError(
+            f"The compile config's {key} names the metric class {brief(name)}, which netfleet "
+            "does not have."
+        )
+    settings = require_dict(value["config"], f"The config of metric {name}")
+    thresholds = settings.get("num_thresholds")
+    if isinstance(thresholds, int) and thresholds > limits.MAX_METRIC_THRESHOLDS:
+        raise InvalidArgumentError(
+            f"The compile config's metric {name} declares {thresholds} thresholds; a model "
+            f"file may declare at most {limits.MAX_METRIC_THRESHOLDS}."
+        )
+    try:
+        return cls.from_config(dict(settings))
+    except TypeError as error:
+        raise InvalidArgumentError(
+            f"The compile config's metric {name} has settings its class does not take: {error}"
+        ) from None
 
 
 def _leaves(structure):

@@ -35,3 +35,6 @@ MAX_GRAPH_DEPTH = 500
 
 MAX_MEMBERS = 10_000
 """The most members a model config may declare."""
+
+MAX_METRIC_THRESHOLDS = 100_000
+"""The most thresholds a metric in a compile config may declare (`AUC`'s default is 200)."""

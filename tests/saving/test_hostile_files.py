@@ -547,6 +547,20 @@ def test_members_beyond_the_weights_or_the_limit_are_refused(saved, template):
     refused(saved, f"declares {limits.MAX_MEMBERS + 1} members")
 
 
+def test_a_metric_declaring_more_thresholds_than_the_limit_is_refused_before_it_is_made(
+    saved, template
+):
+    too_many = limits.MAX_METRIC_THRESHOLDS + 1
+    rewrite(
+        saved,
+        template,
+        edit=lambda document: document["compile"].update(
+            metrics=[{"class_name": "AUC", "config": {"num_thresholds": too_many}}]
+        ),
+    )
+    refused(saved, f"declares {too_many} thresholds")
+
+
 OPTIMIZER_BOMBS = {
     "a MixedOptimizer part of 10**12 members": {
         "class_name": "MixedOptimizer",
@@ -715,6 +729,24 @@ NAMED_CODE = {
     "a loss naming a function": (
         lambda document: document["compile"].update(loss="evil_module.boom"),
         "evil_module.boom",
+    ),
+    "a metric entry naming a module": (
+        lambda document: document["compile"].update(
+            metrics=[{"class_name": "evil_module.boom", "config": {}}]
+        ),
+        "metric class 'evil_module.boom'",
+    ),
+    "a metric entry naming a metric function": (
+        lambda document: document["compile"].update(
+            metrics=[{"class_name": "binary_accuracy", "config": {}}]
+        ),
+        "metric class 'binary_accuracy'",
+    ),
+    "a metric entry with a setting its class lacks": (
+        lambda document: document["compile"].update(
+            metrics=[{"class_name": "AUC", "config": {"evil_module": "boom"}}]
+        ),
+        "settings its class does not take",
     ),
     "a model class naming a module": (
         lambda document: document["model"].update(class_name="evil_module.boom"),
