@@ -59,6 +59,23 @@ def wines():
     return X, y
 
 
+def _keras3():
+    """Keras 3 on TensorFlow, or a skipped test where it is not installed."""
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    keras = pytest.importorskip("keras")
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("Keras 3 on TensorFlow is needed")
+    return keras
+
+
+@pytest.fixture(scope="session")
+def keras3():
+    """The loader of Keras 3 (a reference for Keras' numbers): call it where the test needs
+    Keras, so that the checks before it run even where Keras is not installed."""
+    return _keras3
+
+
 @pytest.fixture(params=[1, 3], ids=["M1", "M3"])
 def members(request):
     """The number of members M of a model under test: a single model and a fleet of 3."""

@@ -2,8 +2,6 @@
 results of shape (M,), accumulation over batches, AUC, root mean squared error, precision,
 recall and top-k accuracies against scikit-learn (and Keras 3 itself where installed)."""
 
-import os
-
 import numpy as np
 import pytest
 import torch
@@ -194,16 +192,6 @@ def test_unknown_metric_raises_with_did_you_mean():
 
 
 # -- RootMeanSquaredError, Precision, Recall, top-k accuracies ---------------------------------
-def _keras():
-    """Keras 3 on TensorFlow, or a skipped test where it is not installed."""
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    keras = pytest.importorskip("keras")
-    if keras.backend.backend() != "tensorflow":
-        pytest.skip("Keras 3 on TensorFlow is needed")
-    return keras
-
-
 def _accumulated(metric, y_true, y_pred, weights=None, batch=32):
     """`metric`'s result over batches of (members, n, ...) predictions."""
     metric.reset(y_pred.shape[0])
@@ -229,7 +217,7 @@ def _scores(members, n=100, classes=1, seed=3):
     return labels, scores.astype(np.float32), rng.random(n).astype(np.float32)
 
 
-def test_root_mean_squared_error_equals_sklearn_and_keras_per_member_with_weights(members):
+def test_root_mean_squared_error_equals_sklearn_and_keras_per_member_with_weights(members, keras3):
     rng = np.random.default_rng(4)
     y = rng.normal(size=(100, 2)).astype(np.float32)
     y_pred = rng.normal(size=(members, 100, 2)).astype(np.float32)
@@ -246,7 +234,7 @@ def test_root_mean_squared_error_equals_sklearn_and_keras_per_member_with_weight
         _accumulated(metric, t(y[:, :1])[None], t(y_pred[..., :1])), one_column, rtol=1e-5
     )
     assert metric.direction == "min" and metric.name == "root_mean_squared_error"
-    keras = _keras()
+    keras = keras3()
     for member in range(members):
         theirs = keras.metrics.RootMeanSquaredError()
         theirs.update_state(y, y_pred[member], sample_weight=weights)
@@ -296,8 +284,8 @@ KERAS_CONFUSION = [
 
 @pytest.mark.parametrize("settings", KERAS_CONFUSION, ids=str)
 @pytest.mark.parametrize("name", ["Precision", "Recall"])
-def test_precision_and_recall_equal_keras_itself(name, settings):
-    keras = _keras()
+def test_precision_and_recall_equal_keras_itself(name, settings, keras3):
+    keras = keras3()
     labels, scores, weights = _scores(2, classes=4)
     one_hot = np.eye(4, dtype=np.float32)[labels]
     ours = _accumulated(
@@ -312,8 +300,8 @@ def test_precision_and_recall_equal_keras_itself(name, settings):
 
 
 @pytest.mark.parametrize("k", [1, 2, 5])
-def test_top_k_accuracies_equal_keras_itself_and_sklearn(k, members):
-    keras = _keras()
+def test_top_k_accuracies_equal_keras_itself_and_sklearn(k, members, keras3):
+    keras = keras3()
     labels, scores, weights = _scores(members, classes=6)
     one_hot = np.eye(6, dtype=np.float32)[labels]
     dense = _accumulated(

@@ -5,8 +5,6 @@ itself, for fit (training and validation logs) and evaluate, the fused and autog
 fleets against single runs (padded member rows count in no metric), several outputs, saved
 files, stacking and bad input."""
 
-import os
-
 import numpy as np
 import pytest
 
@@ -123,21 +121,8 @@ def test_plain_metrics_alone_ignore_the_weights(data):
 
 
 # -- Keras 3 itself ------------------------------------------------------------------------------
-def _keras():
-    """Keras 3 on TensorFlow, or a skipped test where it is not installed."""
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    keras = pytest.importorskip("keras")
-    if keras.backend.backend() != "tensorflow":
-        pytest.skip("Keras 3 on TensorFlow is needed")
-    return keras
-
-
-def test_the_same_numbers_and_names_as_keras(data):
-    keras = _keras()
-    x, y, w = data
-    settings = {"metrics": ["accuracy", "mse"], "weighted_metrics": ["accuracy", "mae"]}
-    model = _mlp(**settings)
+def _keras_twin(keras, model, settings):
+    """`_mlp`'s network in Keras 3, with `model`'s weights, compiled with `settings`."""
     reference = keras.Sequential(
         [
             keras.Input((FEATURES,)),
@@ -147,6 +132,15 @@ def test_the_same_numbers_and_names_as_keras(data):
     )
     reference.set_weights(model.get_weights())
     reference.compile(keras.optimizers.SGD(learning_rate=TINY), "binary_crossentropy", **settings)
+    return reference
+
+
+def test_the_same_numbers_and_names_as_keras(data, keras3):
+    keras = keras3()
+    x, y, w = data
+    settings = {"metrics": ["accuracy", "mse"], "weighted_metrics": ["accuracy", "mae"]}
+    model = _mlp(**settings)
+    reference = _keras_twin(keras, model, settings)
     expected = reference.evaluate(x, y, sample_weight=w, return_dict=True, verbose=0)
     logs = model.evaluate(x, y, sample_weight=w, return_dict=True, verbose=0)
     assert sorted(logs) == sorted(expected)
@@ -162,20 +156,12 @@ def test_the_same_numbers_and_names_as_keras(data):
 
 
 @pytest.mark.parametrize("kind", ["sample_weight", "class_weight"])
-def test_held_out_rows_keep_their_sample_weights_but_not_the_class_weights(data, kind):
-    keras = _keras()
+def test_held_out_rows_keep_their_sample_weights_but_not_the_class_weights(data, kind, keras3):
+    keras = keras3()
     x, y, w = data
     settings = {"metrics": ["accuracy"], "weighted_metrics": ["accuracy"]}
     model = _mlp(**settings)
-    reference = keras.Sequential(
-        [
-            keras.Input((FEATURES,)),
-            keras.layers.Dense(5, activation="tanh"),
-            keras.layers.Dense(1, activation="sigmoid"),
-        ]
-    )
-    reference.set_weights(model.get_weights())
-    reference.compile(keras.optimizers.SGD(learning_rate=TINY), "binary_crossentropy", **settings)
+    reference = _keras_twin(keras, model, settings)
     fit = {"epochs": 1, "batch_size": 16, "validation_split": 0.25, "verbose": 0}
     weighting, _ = _weighting(kind, y, w)
     expected = reference.fit(x, y, shuffle=False, **weighting, **fit).history
