@@ -28,7 +28,7 @@ Systems (each in a fresh subprocess, capped at --threads threads):
             Keras 3 / TensorFlow
 
     python bench/grid_search.py [--n 12000] [--folds 3] [--only fleet,grid,scikeras]
-                                [--json out.json]
+                                [--hidden-sizes 32,64,256] [--json out.json]
 
 The time is the wall time of `search.fit(X, y)`, refit of the best candidate on all the
 rows included (the lecture keeps GridSearchCV's default refit=True). Compare ratios taken
@@ -58,7 +58,12 @@ LABELS = {
     "grid": "GridSearchCV(NetClassifier)",
     "scikeras": "GridSearchCV(scikeras KerasClassifier)",
 }
-PARAM_GRID = {"epochs": [1, 5, 10], "hidden_size": [32, 64, 256]}
+PARAM_GRID = {"epochs": [1, 5, 10], "hidden_size": [32, 64, 256]}  # the lecture's
+
+
+def param_grid(cfg: dict) -> dict:
+    """The lecture's grid, with `--hidden-sizes` in place of its hidden sizes when given."""
+    return {**PARAM_GRID, "hidden_size": cfg.get("hidden_sizes") or PARAM_GRID["hidden_size"]}
 
 
 # =========================================================================== children
@@ -126,8 +131,8 @@ def _search(kind: str, estimator, cfg: dict):
     if kind == "fleet":
         from netfleet.sklearn import FleetSearchCV
 
-        return FleetSearchCV(estimator, param_grid=PARAM_GRID, cv=cv, return_train_score=True)
-    return GridSearchCV(estimator, param_grid=PARAM_GRID, cv=cv, return_train_score=True)
+        return FleetSearchCV(estimator, param_grid(cfg), cv=cv, return_train_score=True)
+    return GridSearchCV(estimator, param_grid(cfg), cv=cv, return_train_score=True)
 
 
 def _netfleet_child(kind: str, cfg: dict) -> dict:
@@ -269,10 +274,11 @@ def pivot(cv_results: dict):
 
 def report(results: dict, args) -> dict:
     print()
-    n_cand = len(PARAM_GRID["epochs"]) * len(PARAM_GRID["hidden_size"])
+    grid = param_grid({"hidden_sizes": args.hidden_sizes})
+    n_cand = len(grid["epochs"]) * len(grid["hidden_size"])
     print(
-        f"The lecture's grid search: epochs {PARAM_GRID['epochs']} x hidden_size "
-        f"{PARAM_GRID['hidden_size']} ({n_cand} candidates) x KFold({args.folds}), first "
+        f"The lecture's grid search: epochs {grid['epochs']} x hidden_size "
+        f"{grid['hidden_size']} ({n_cand} candidates) x KFold({args.folds}), first "
         f"{args.n} MNIST training images, 784-hidden-10, adam, batch 32, refit on all rows; "
         f"{args.threads} threads, each system in a fresh process"
     )
@@ -412,6 +418,12 @@ def main(argv=None) -> int:
     )
     ap.add_argument("--n", type=int, default=12000, help="first N MNIST training images")
     ap.add_argument("--folds", type=int, default=3, help="KFold splits (default 3)")
+    ap.add_argument(
+        "--hidden-sizes",
+        type=lambda text: [int(v) for v in text.split(",")],
+        default=None,
+        help="hidden sizes to search instead of the lecture's 32,64,256 (e.g. 8,16,32)",
+    )
     C.add_run_arguments(
         ap,
         SYSTEMS,
@@ -442,6 +454,7 @@ def main(argv=None) -> int:
         "folds": args.folds,
         "threads": args.threads,
         "seed": args.seed,
+        "hidden_sizes": args.hidden_sizes,
     }
 
     runs: dict[str, list[dict]] = {s: [] for s in only}
@@ -473,7 +486,7 @@ def main(argv=None) -> int:
             "bench": "grid_search",
             "config": {
                 **cfg,
-                "param_grid": PARAM_GRID,
+                "param_grid": param_grid(cfg),
                 "batch_size": 32,
                 "cv": f"KFold({args.folds})",
                 "repeat": args.repeat,
