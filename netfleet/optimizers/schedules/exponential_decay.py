@@ -1,14 +1,11 @@
 """Exponential decay of the learning rate, as Keras 3 defines it."""
 
-import torch
-
 from netfleet import registry
-from netfleet.optimizers.hyperparameters import Hyperparameter
-from netfleet.optimizers.schedules.base import DeclaredSchedule
+from netfleet.optimizers.schedules.step_decay import StepDecay
 
 
 @registry.register("schedule")
-class ExponentialDecay(DeclaredSchedule):
+class ExponentialDecay(StepDecay):
     """The learning rate decays by `decay_rate` every `decay_steps` steps::
 
         p = step / decay_steps            (floor(step / decay_steps) if staircase)
@@ -29,31 +26,6 @@ class ExponentialDecay(DeclaredSchedule):
         0.025
     """
 
-    settings = {
-        "initial_learning_rate": Hyperparameter(None, 0.0),
-        "decay_steps": Hyperparameter(None, 0.0, low_open=True),
-        "decay_rate": Hyperparameter(None, 0.0),
-        "staircase": Hyperparameter(False, kind=bool),
-    }
-
-    def __init__(
-        self,
-        initial_learning_rate,
-        decay_steps,
-        decay_rate,
-        staircase=False,
-        name="ExponentialDecay",
-    ):
-        super().__init__(
-            name,
-            initial_learning_rate=initial_learning_rate,
-            decay_steps=decay_steps,
-            decay_rate=decay_rate,
-            staircase=staircase,
-        )
-
     @staticmethod
-    def rate(step, initial_learning_rate, decay_steps, decay_rate, staircase):
-        p = step / decay_steps
-        p = torch.where(staircase > 0, p.floor(), p)
+    def decay(initial_learning_rate, decay_rate, p):
         return initial_learning_rate * decay_rate**p

@@ -1,14 +1,11 @@
 """Inverse time decay of the learning rate, as Keras 3 defines it."""
 
-import torch
-
 from netfleet import registry
-from netfleet.optimizers.hyperparameters import Hyperparameter
-from netfleet.optimizers.schedules.base import DeclaredSchedule
+from netfleet.optimizers.schedules.step_decay import StepDecay
 
 
 @registry.register("schedule")
-class InverseTimeDecay(DeclaredSchedule):
+class InverseTimeDecay(StepDecay):
     """The learning rate falls as one over the number of steps::
 
         p = step / decay_steps            (floor(step / decay_steps) if staircase)
@@ -29,31 +26,6 @@ class InverseTimeDecay(DeclaredSchedule):
         0.05
     """
 
-    settings = {
-        "initial_learning_rate": Hyperparameter(None, 0.0),
-        "decay_steps": Hyperparameter(None, 0.0, low_open=True),
-        "decay_rate": Hyperparameter(None, 0.0),
-        "staircase": Hyperparameter(False, kind=bool),
-    }
-
-    def __init__(
-        self,
-        initial_learning_rate,
-        decay_steps,
-        decay_rate,
-        staircase=False,
-        name="InverseTimeDecay",
-    ):
-        super().__init__(
-            name,
-            initial_learning_rate=initial_learning_rate,
-            decay_steps=decay_steps,
-            decay_rate=decay_rate,
-            staircase=staircase,
-        )
-
     @staticmethod
-    def rate(step, initial_learning_rate, decay_steps, decay_rate, staircase):
-        p = step / decay_steps
-        p = torch.where(staircase > 0, p.floor(), p)
+    def decay(initial_learning_rate, decay_rate, p):
         return initial_learning_rate / (1 + decay_rate * p)
