@@ -242,11 +242,7 @@ class ConvStage:
         if self.first:
             return None
         if self.pads is not None:  # the zeros folded_input added
-            crop = [
-                slice(before, length - after)
-                for (before, after), length in zip(self.pads, grad_input.shape[2:])
-            ]
-            grad_input = grad_input[(..., *crop)]
+            grad_input = spatial.crop_spatial(grad_input, self.pads)
         return spatial.unfold_members(grad_input, self.lead)
 
 

@@ -189,11 +189,7 @@ class PoolingStage:
             )
         grad_input = grad_input if layer.rank == 2 else grad_input.squeeze(2)
         if self.pads is not None:  # the -inf added before pooling
-            crop = [
-                slice(before, length - after)
-                for (before, after), length in zip(self.pads, grad_input.shape[2:])
-            ]
-            grad_input = grad_input[(..., *crop)]
+            grad_input = spatial.crop_spatial(grad_input, self.pads)
         return spatial.unfold_members(grad_input, self.lead)
 
 

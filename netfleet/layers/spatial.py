@@ -74,6 +74,13 @@ def pad_spatial(x, pads, value=0.0):
     return F.pad(x, flat, value=value) if any(flat) else x
 
 
+def crop_spatial(x, pads):
+    """Undo `pad_spatial(x, pads)`: the trailing spatial axes of `x` without the padding
+    (a backward pass's gradient of the padded input)."""
+    crop = [slice(before, length - after) for (before, after), length in zip(pads, x.shape[2:])]
+    return x[(..., *crop)]
+
+
 def fold_members(x):
     """`(L, batch, *spatial, C)` → channels-first `(batch, L * C, *spatial)`."""
     lead, batch, *spatial, channels = x.shape
