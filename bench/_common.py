@@ -311,9 +311,21 @@ def report_conditions(results, systems, verbose, noisy=(), hint="use --repeat"):
                 print(results[s]["stderr_tail"])
 
 
-def write_json(path, document):
-    """Write a benchmark's results document as indented JSON and say where."""
-    Path(path).write_text(json.dumps(document, indent=2, default=_jsonable) + "\n")
+def write_results(path, bench, config, results, **extra):
+    """Write a benchmark's results as indented JSON (with the machine and the time), through
+    a temporary file renamed into place, and say where."""
+    document = {
+        "bench": bench,
+        "config": config,
+        "machine": machine_info(),
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "results": results,
+        **extra,
+    }
+    target = Path(path)
+    partial = target.with_name(target.name + ".partial")
+    partial.write_text(json.dumps(document, indent=2, default=_jsonable) + "\n")
+    os.replace(partial, target)
     print(f"\nresults written to {path}")
 
 

@@ -211,15 +211,8 @@ def main(argv=None) -> int:
     }
     ratios = report(results, args)
     if args.json:
-        out = {
-            "bench": "compaction",
-            "config": {**cfg, "batch_size": BATCH, "validation_split": VALIDATION_SPLIT},
-            "machine": C.machine_info(),
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "results": results,
-            "ratios": ratios,
-        }
-        C.write_json(args.json, out)
+        config = {**cfg, "batch_size": BATCH, "validation_split": VALIDATION_SPLIT}
+        C.write_results(args.json, "compaction", config, results, ratios=ratios)
     return 0
 
 

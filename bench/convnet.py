@@ -413,15 +413,8 @@ def main(argv=None):
                 results[system] = result
     ratios = report(results, args)
     if args.json:
-        out = {
-            "bench": "convnet",
-            "config": {**cfg, "batch_size": BATCH, "learning_rates": LEARNING_RATES},
-            "machine": C.machine_info(),
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "results": results,
-            "ratios": ratios,
-        }
-        C.write_json(args.json, out)
+        config = {**cfg, "batch_size": BATCH, "learning_rates": LEARNING_RATES}
+        C.write_results(args.json, "convnet", config, results, ratios=ratios)
     return 0
 
 

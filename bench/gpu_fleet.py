@@ -25,7 +25,6 @@ depend on the values). The whole default run finishes in a few minutes on one H1
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -309,19 +308,7 @@ def main(argv=None):
             print("convnet skipped: netfleet has no Conv2D yet", file=sys.stderr)
     report(rows, device, source)
     if args.json:
-        Path(args.json).write_text(
-            json.dumps(
-                {
-                    "bench": "gpu_fleet",
-                    "device": str(device),
-                    "machine": C.machine_info(),
-                    "rows": rows,
-                },
-                indent=2,
-                default=C._jsonable,
-            )
-            + "\n"
-        )
+        C.write_results(args.json, "gpu_fleet", {"device": str(device)}, rows)
     return 0
 
 

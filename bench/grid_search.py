@@ -482,22 +482,21 @@ def main(argv=None) -> int:
     summary = report(results, args)
 
     if args.json:
-        out = {
-            "bench": "grid_search",
-            "config": {
-                **cfg,
-                "param_grid": param_grid(cfg),
-                "batch_size": 32,
-                "cv": f"KFold({args.folds})",
-                "repeat": args.repeat,
-            },
-            "machine": C.machine_info(),
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "results": results,
-            "runs": runs if args.repeat > 1 else None,
-            **summary,
+        config = {
+            **cfg,
+            "param_grid": param_grid(cfg),
+            "batch_size": 32,
+            "cv": f"KFold({args.folds})",
+            "repeat": args.repeat,
         }
-        C.write_json(args.json, out)
+        C.write_results(
+            args.json,
+            "grid_search",
+            config,
+            results,
+            runs=runs if args.repeat > 1 else None,
+            **summary,
+        )
     return 0
 
 

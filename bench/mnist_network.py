@@ -588,22 +588,21 @@ def main(argv=None) -> int:
     ratios = report(results, args)
 
     if args.json:
-        out = {
-            "bench": "mnist_network",
-            "config": {
-                **cfg,
-                "batch_size": BATCH,
-                "validation_split": VALIDATION_SPLIT,
-                "repeat": args.repeat,
-                "stat": args.stat,
-            },
-            "machine": C.machine_info(),
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "results": results,
-            "runs": runs if args.repeat > 1 else None,
-            "ratios": ratios,
+        config = {
+            **cfg,
+            "batch_size": BATCH,
+            "validation_split": VALIDATION_SPLIT,
+            "repeat": args.repeat,
+            "stat": args.stat,
         }
-        C.write_json(args.json, out)
+        C.write_results(
+            args.json,
+            "mnist_network",
+            config,
+            results,
+            runs=runs if args.repeat > 1 else None,
+            ratios=ratios,
+        )
     return 0
 
 

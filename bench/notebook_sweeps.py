@@ -505,22 +505,21 @@ def main(argv=None) -> int:
     summary = report(results, args, data_info)
 
     if args.json:
-        out = {
-            "bench": "notebook_sweeps",
-            "config": {
-                "threads": args.threads,
-                "seed": args.seed,
-                "repeat": args.repeat,
-                "data": data_info,
-                "loops": {n: v for n, _, v in LOOPS},
-            },
-            "machine": C.machine_info(),
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "results": results,
-            "runs": runs if args.repeat > 1 else None,
-            **summary,
+        config = {
+            "threads": args.threads,
+            "seed": args.seed,
+            "repeat": args.repeat,
+            "data": data_info,
+            "loops": {n: v for n, _, v in LOOPS},
         }
-        C.write_json(args.json, out)
+        C.write_results(
+            args.json,
+            "notebook_sweeps",
+            config,
+            results,
+            runs=runs if args.repeat > 1 else None,
+            **summary,
+        )
     return 0
 
 

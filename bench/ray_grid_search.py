@@ -243,16 +243,9 @@ def main(argv=None) -> int:
     results = {system: _best(rs) for system, rs in runs.items()}
     summary = report(results, args)
     if args.json:
-        out = {
-            "bench": "ray_grid_search",
-            "config": {**cfg, "param_grid": PARAM_GRID},
-            "machine": C.machine_info(),
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "results": results,
-            "runs": runs if args.repeat > 1 else None,
-            **summary,
-        }
-        C.write_json(args.json, out)
+        config = {**cfg, "param_grid": PARAM_GRID}
+        runs_kept = runs if args.repeat > 1 else None
+        C.write_results(args.json, "ray_grid_search", config, results, runs=runs_kept, **summary)
     return 0
 
 
